@@ -1,0 +1,72 @@
+// wappa publish CHANNEL [JSON|-]: one message on a Pub/Sub channel.
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <iostream>
+#include <iterator>
+
+#include "common.hpp"
+#include "wappa/core/exit_codes.hpp"
+#include "wappa/redis/client.hpp"
+
+namespace wappa::app {
+namespace {
+
+struct PublishOptions {
+    std::string channel;
+    std::string payload = "-";
+};
+
+int run_publish(const GlobalOptions& global, const PublishOptions& options) {
+    auto config = load_config_or_report(global);
+    if (!config) return exit_code::config;
+    std::string payload = options.payload;
+    if (payload == "-") payload.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    while (!payload.empty() && (payload.back() == '\n' || payload.back() == '\r')) payload.pop_back();
+    rapidjson::Document doc;
+    doc.Parse(payload.data(), payload.size());
+    if (doc.HasParseError()) {
+        std::cerr << "wappa publish: the message is not valid JSON (byte " << doc.GetErrorOffset()
+                  << "): " << rapidjson::GetParseError_En(doc.GetParseError()) << "\n";
+        return exit_code::data_error;
+    }
+
+    net::io_context io;
+    redis::Client client(io.get_executor(), redis_settings(*config, "redis"));
+    client.start();
+    // A named coroutine lambda: its captures must outlive io.run().
+    auto publish = [&]() -> Task<Result<std::int64_t>> {
+            auto connected = co_await client.wait_connected(config->redis.connect_timeout);
+            if (!connected) co_return connected.error();
+            auto reply = co_await client.exec(redis::Command("PUBLISH", options.channel, payload));
+            client.stop();
+            if (!reply) co_return reply.error();
+            if (reply->is_error()) co_return Error{"redis refused PUBLISH: " + reply->str};
+            co_return reply->integer;
+    };
+    auto result = net::co_spawn(io, publish(), net::use_future);
+    io.run();
+    auto outcome = result.get();
+    if (!outcome) {
+        std::cerr << "wappa publish: " << outcome.error().message << "\n";
+        return exit_code::unavailable;
+    }
+    std::cerr << "published to " << options.channel << " (" << outcome.value() << " subscriber(s))\n";
+    return exit_code::ok;
+}
+
+}  // namespace
+
+Command setup_publish(CLI::App& app, const GlobalOptions& global) {
+    auto options = std::make_shared<PublishOptions>();
+    auto* cmd = app.add_subcommand("publish", "Send one JSON message on a Redis Pub/Sub channel");
+    cmd->add_option("channel", options->channel, "Channel name, e.g. wappa:notify:acme:5511999887766:custom")->required();
+    cmd->add_option("message", options->payload, "The JSON message, or - to read it from standard input (default)");
+    return {cmd, [&global, options] { return run_publish(global, *options); }};
+}
+
+}  // namespace wappa::app

@@ -1,0 +1,155 @@
+// wappa serve: webhooks in, live notifications out, health and metrics.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <thread>
+
+#include "common.hpp"
+#include "wappa/core/exit_codes.hpp"
+#include "wappa/http/server.hpp"
+#include "wappa/metrics/metrics.hpp"
+#include "wappa/queue/inbound_queue.hpp"
+#include "wappa/redis/client.hpp"
+#include "wappa/service/serve_metrics.hpp"
+#include "wappa/service/serve_router.hpp"
+#include "wappa/service/webhook_intake.hpp"
+
+namespace wappa::app {
+namespace {
+
+struct ServeOptions {
+    std::string listen;
+    bool with_worker = false;
+};
+
+// Everything one event-loop thread owns: nothing here is shared with another thread.
+struct Loop {
+    Loop(const config::Config& config, config::Address listen, service::ServeMetrics& metrics,
+         metrics::Registry& registry)
+        : redis(io.get_executor(), redis_settings(config, "redis")),
+          queue(redis, config.redis.key_prefix, config.server.dedup_ttl),
+          intake(config, queue, metrics),
+          server(io.get_executor(),
+                 http::ServerSettings{std::move(listen), config.server.body_limit.value, config.server.read_timeout,
+                                      config.server.write_timeout, true},
+                 service::make_serve_handler({config, intake, redis, metrics, registry}),
+                 [&metrics](int status) { metrics.http_requests.inc({"rejected", std::to_string(status)}); }) {}
+
+    net::io_context io{1};
+    redis::Client redis;
+    queue::InboundQueue queue;
+    service::WebhookIntake intake;
+    http::Server server;
+};
+
+Task<void> warn_unless_noeviction(redis::Client& client) {
+    auto reply = co_await client.exec(redis::Command("CONFIG", "GET", "maxmemory-policy"));
+    if (!reply || reply->is_error() || reply->elements.size() < 2) {
+        spdlog::warn("could not read redis maxmemory-policy ({}); make sure it is noeviction",
+                     reply ? reply->str : reply.error().message);
+        co_return;
+    }
+    const auto& policy = reply->elements[1].str;
+    if (policy != "noeviction") {
+        spdlog::warn("REDIS maxmemory-policy IS '{}', NOT 'noeviction': under memory pressure Redis will DELETE queued "
+                     "messages. Set 'maxmemory-policy noeviction' on this Redis.", policy);
+    }
+}
+
+int run_serve(const GlobalOptions& global, const ServeOptions& options) {
+    auto loaded = load_config_or_report(global);
+    if (!loaded) return exit_code::config;
+    auto config = std::move(*loaded);
+    if (!options.listen.empty()) {
+        if (auto a = config::parse_address(options.listen); !a) {
+            std::cerr << "wappa serve: --listen: " << a.error().message << "\n";
+            return exit_code::usage;
+        }
+        config.server.listen = options.listen;
+    }
+    if (config.tenants.empty()) spdlog::warn("no [[tenants]] configured: every webhook will be refused");
+    if (options.with_worker) {
+        spdlog::warn("--with-worker: this build has no workers yet; inbound events stay queued in Redis streams");
+    }
+
+    const auto threads = config.server.threads > 0 ? static_cast<int>(config.server.threads)
+                                                   : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    metrics::Registry registry;
+    service::ServeMetrics metrics(registry);
+    auto listen = config::parse_address(config.server.listen).value();
+    std::vector<std::unique_ptr<Loop>> loops;
+    loops.push_back(std::make_unique<Loop>(config, listen, metrics, registry));
+
+    // Redis first: a gateway that cannot queue must not accept webhooks.
+    auto& first = *loops.front();
+    first.redis.start();
+    auto connect = [&]() -> Task<Status> {
+        auto status = co_await first.redis.wait_connected(config.redis.connect_timeout);
+        if (status) co_await warn_unless_noeviction(first.redis);
+        co_return status;
+    };
+    auto connected = net::co_spawn(first.io, connect(), net::use_future);
+    while (connected.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+        first.io.run_one_for(std::chrono::milliseconds(100));
+    }
+    if (auto status = connected.get(); !status) {
+        std::cerr << "wappa serve: " << status.error().message << " (redis.url)\n";
+        return exit_code::unavailable;
+    }
+
+    // Thread 0 binds first so that port 0 resolves to one port shared by every thread.
+    if (auto status = first.server.listen(); !status) {
+        std::cerr << "wappa serve: " << status.error().message << "\n";
+        return exit_code::unavailable;
+    }
+    listen.port = first.server.port();
+    for (int i = 1; i < threads; ++i) {
+        auto& loop = *loops.emplace_back(std::make_unique<Loop>(config, listen, metrics, registry));
+        if (auto status = loop.server.listen(); !status) {
+            std::cerr << "wappa serve: " << status.error().message << "\n";
+            return exit_code::unavailable;
+        }
+        loop.redis.start();
+    }
+    for (auto& loop : loops) loop->server.start();
+    spdlog::info("wappa serve listening on {}:{} threads={} tenants={}", listen.host.empty() ? "*" : listen.host,
+                 listen.port, threads, config.tenants.size());
+
+    net::signal_set signals(first.io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+        if (ec) return;
+        spdlog::info("signal {} received: finishing requests in progress, then stopping", signal);
+        for (auto& loop : loops) {
+            net::co_spawn(loop->io, [&l = *loop]() -> Task<void> {
+                co_await l.server.shutdown(std::chrono::seconds(10));
+                l.redis.stop();
+            }, net::detached);
+        }
+    });
+
+    std::vector<std::thread> workers;
+    for (std::size_t i = 1; i < loops.size(); ++i) workers.emplace_back([&loop = *loops[i]] { loop.io.run(); });
+    first.io.run();
+    for (auto& t : workers) t.join();
+    spdlog::info("wappa serve stopped");
+    return exit_code::ok;
+}
+
+}  // namespace
+
+Command setup_serve(CLI::App& app, const GlobalOptions& global) {
+    auto o = std::make_shared<ServeOptions>();
+    auto* cmd = app.add_subcommand("serve", "Run the HTTP server: Meta webhooks, health, metrics");
+    cmd->add_option("--listen", o->listen, "Listen address host:port (overrides server.listen)");
+    cmd->add_flag("--with-worker", o->with_worker, "Also run the queue workers in this process");
+    return {cmd, [&global, o] { return run_serve(global, *o); }};
+}
+
+}  // namespace wappa::app

@@ -1,0 +1,34 @@
+#include "common.hpp"
+
+#include <iostream>
+
+#include "wappa/config/redis_url.hpp"
+#include "wappa/log/log.hpp"
+
+namespace wappa::app {
+
+std::optional<config::Config> load_config_or_report(const GlobalOptions& options) {
+    const log::Settings log_settings{options.log_level,
+                                     options.log_format == "json" ? log::Format::json : log::Format::text};
+    if (auto status = log::setup(log_settings); !status) {
+        std::cerr << "wappa: --log-level: " << status.error().message << "\n";
+        return std::nullopt;
+    }
+    auto loaded = config::load_config(options.config_path);
+    if (!loaded.ok()) {
+        for (const auto& p : loaded.problems) std::cerr << "wappa: config error: " << config::format_problem(p) << "\n";
+        return std::nullopt;
+    }
+    return std::move(loaded.config);
+}
+
+redis::Settings redis_settings(const config::Config& config, std::string name) {
+    redis::Settings s;
+    s.endpoint = config::parse_redis_url(config.redis.url).value();  // validated by load_config
+    s.connect_timeout = config.redis.connect_timeout;
+    s.command_timeout = config.redis.command_timeout;
+    s.name = std::move(name);
+    return s;
+}
+
+}  // namespace wappa::app

@@ -1,0 +1,34 @@
+#pragma once
+// What every command shares: the global options, loading the config, setting up logs.
+#include <CLI/CLI.hpp>
+
+#include <optional>
+#include <string>
+
+#include "wappa/config/config.hpp"
+#include "wappa/redis/settings.hpp"
+
+namespace wappa::app {
+
+struct GlobalOptions {
+    std::optional<std::string> config_path;
+    std::string log_level = "info";
+    std::string log_format = "text";
+};
+
+// A command: its CLI11 subcommand and what runs when it was chosen. Returns an exit code.
+struct Command {
+    CLI::App* cli = nullptr;
+    std::function<int()> run;
+};
+
+// Loads the config and sets up logging; prints every problem and returns nullopt (exit 78).
+std::optional<config::Config> load_config_or_report(const GlobalOptions& options);
+redis::Settings redis_settings(const config::Config& config, std::string name);
+
+Command setup_serve(CLI::App& app, const GlobalOptions& global);
+Command setup_subscribe(CLI::App& app, const GlobalOptions& global);
+Command setup_publish(CLI::App& app, const GlobalOptions& global);
+Command setup_config(CLI::App& app, const GlobalOptions& global);
+
+}  // namespace wappa::app

@@ -1,0 +1,116 @@
+#include "wappa/metrics/metrics.hpp"
+
+#include <cstdio>
+
+namespace wappa::metrics {
+namespace {
+
+void header(std::string& out, const std::string& name, const std::string& help, const char* type) {
+    out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
+std::string escape_label(const std::string& v) {
+    std::string out;
+    for (char c : v) {
+        if (c == '\\' || c == '"') out += '\\';
+        if (c == '\n') {
+            out += "\\n";
+            continue;
+        }
+        out += c;
+    }
+    return out;
+}
+
+std::string number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", v);
+    return buf;
+}
+
+}  // namespace
+
+Counter::Counter(std::string name, std::string help, std::vector<std::string> label_names)
+    : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)) {}
+
+void Counter::inc(const std::vector<std::string>& label_values, std::uint64_t n) {
+    std::lock_guard lock(mutex_);
+    values_[label_values] += n;
+}
+
+std::uint64_t Counter::value(const std::vector<std::string>& label_values) const {
+    std::lock_guard lock(mutex_);
+    const auto it = values_.find(label_values);
+    return it == values_.end() ? 0 : it->second;
+}
+
+void Counter::render(std::string& out) const {
+    header(out, name_, help_, "counter");
+    std::lock_guard lock(mutex_);
+    if (values_.empty() && label_names_.empty()) out += name_ + " 0\n";
+    for (const auto& [labels, value] : values_) {
+        out += name_;
+        if (!labels.empty()) {
+            out += '{';
+            for (std::size_t i = 0; i < labels.size() && i < label_names_.size(); ++i) {
+                out += (i ? "," : "") + label_names_[i] + "=\"" + escape_label(labels[i]) + "\"";
+            }
+            out += '}';
+        }
+        out += " " + std::to_string(value) + "\n";
+    }
+}
+
+Histogram::Histogram(std::string name, std::string help) : name_(std::move(name)), help_(std::move(help)) {}
+
+void Histogram::observe(double seconds) {
+    std::size_t i = 0;
+    while (i < bounds.size() && seconds > bounds[i]) ++i;
+    buckets_[i].fetch_add(1, std::memory_order_relaxed);
+    count_.fetch_add(1, std::memory_order_relaxed);
+    sum_micros_.fetch_add(static_cast<std::uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+}
+
+void Histogram::render(std::string& out) const {
+    header(out, name_, help_, "histogram");
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < bounds.size(); ++i) {
+        cumulative += buckets_[i].load(std::memory_order_relaxed);
+        out += name_ + "_bucket{le=\"" + number(bounds[i]) + "\"} " + std::to_string(cumulative) + "\n";
+    }
+    cumulative += buckets_[bounds.size()].load(std::memory_order_relaxed);
+    out += name_ + "_bucket{le=\"+Inf\"} " + std::to_string(cumulative) + "\n";
+    out += name_ + "_sum " + number(static_cast<double>(sum_micros_.load()) / 1e6) + "\n";
+    out += name_ + "_count " + std::to_string(count_.load()) + "\n";
+}
+
+Counter& Registry::counter(std::string name, std::string help, std::vector<std::string> label_names) {
+    std::lock_guard lock(mutex_);
+    counters_.push_back(std::make_unique<Counter>(std::move(name), std::move(help), std::move(label_names)));
+    return *counters_.back();
+}
+
+Histogram& Registry::histogram(std::string name, std::string help) {
+    std::lock_guard lock(mutex_);
+    histograms_.push_back(std::make_unique<Histogram>(std::move(name), std::move(help)));
+    return *histograms_.back();
+}
+
+void Registry::gauge(std::string name, std::string help, std::function<double()> read) {
+    std::lock_guard lock(mutex_);
+    gauges_.push_back({std::move(name), std::move(help), std::move(read)});
+}
+
+std::string Registry::render() const {
+    std::lock_guard lock(mutex_);
+    std::string out;
+    for (const auto& c : counters_) c->render(out);
+    for (const auto& h : histograms_) h->render(out);
+    for (const auto& g : gauges_) {
+        header(out, g.name, g.help, "gauge");
+        out += g.name + " " + number(g.read()) + "\n";
+    }
+    return out;
+}
+
+}  // namespace wappa::metrics

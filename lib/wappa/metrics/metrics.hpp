@@ -1,0 +1,64 @@
+#pragma once
+// Prometheus metrics: counters with labels and latency histograms, rendered in the text format.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace wappa::metrics {
+
+class Counter {
+public:
+    Counter(std::string name, std::string help, std::vector<std::string> label_names);
+    void inc(const std::vector<std::string>& label_values, std::uint64_t n = 1);
+    std::uint64_t value(const std::vector<std::string>& label_values) const;
+    void render(std::string& out) const;
+
+private:
+    std::string name_, help_;
+    std::vector<std::string> label_names_;
+    mutable std::mutex mutex_;
+    std::map<std::vector<std::string>, std::uint64_t> values_;
+};
+
+class Histogram {
+public:
+    static constexpr std::array<double, 12> bounds{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                   0.05,   0.1,   0.25,   0.5,   1,    5};
+    Histogram(std::string name, std::string help);
+    void observe(double seconds);
+    void render(std::string& out) const;
+
+private:
+    std::string name_, help_;
+    std::array<std::atomic<std::uint64_t>, bounds.size() + 1> buckets_{};
+    std::atomic<std::uint64_t> count_{0};
+    std::atomic<std::uint64_t> sum_micros_{0};
+};
+
+// A value read when /metrics is scraped (queue depths...).
+struct Gauge {
+    std::string name, help;
+    std::function<double()> read;
+};
+
+class Registry {
+public:
+    Counter& counter(std::string name, std::string help, std::vector<std::string> label_names = {});
+    Histogram& histogram(std::string name, std::string help);
+    void gauge(std::string name, std::string help, std::function<double()> read);
+    std::string render() const;
+
+private:
+    mutable std::mutex mutex_;
+    std::vector<std::unique_ptr<Counter>> counters_;
+    std::vector<std::unique_ptr<Histogram>> histograms_;
+    std::vector<Gauge> gauges_;
+};
+
+}  // namespace wappa::metrics

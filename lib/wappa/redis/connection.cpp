@@ -1,0 +1,151 @@
+#include "wappa/redis/connection.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "wappa/redis/command.hpp"
+
+namespace wappa::redis {
+namespace {
+
+using net::ip::tcp;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+Reply convert(const redisReply* r) {
+    Reply out;
+    switch (r->type) {
+        case REDIS_REPLY_STRING: out.type = Reply::Type::string; out.str.assign(r->str, r->len); break;
+        case REDIS_REPLY_STATUS: out.type = Reply::Type::status; out.str.assign(r->str, r->len); break;
+        case REDIS_REPLY_ERROR: out.type = Reply::Type::error; out.str.assign(r->str, r->len); break;
+        case REDIS_REPLY_INTEGER: out.type = Reply::Type::integer; out.integer = r->integer; break;
+        case REDIS_REPLY_ARRAY:
+            out.type = Reply::Type::array;
+            out.elements.reserve(r->elements);
+            for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
+            break;
+        default: out.type = Reply::Type::nil; break;
+    }
+    return out;
+}
+
+std::string where(const Settings& s) { return s.endpoint.host + ":" + std::to_string(s.endpoint.port); }
+
+}  // namespace
+
+void Connection::ReaderDeleter::operator()(void* reader) const { redisReaderFree(static_cast<redisReader*>(reader)); }
+
+Connection::Connection(net::any_io_executor executor)
+    : socket_(std::move(executor)), reader_(redisReaderCreate()), buffer_(64 * 1024) {}
+
+Connection::~Connection() = default;
+
+void Connection::close() {
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    reader_.reset(redisReaderCreate());
+}
+
+Task<Status> Connection::connect(const Settings& settings) {
+    using namespace net::experimental::awaitable_operators;
+    close();
+    auto executor = co_await net::this_coro::executor;
+    tcp::resolver resolver(executor);
+    net::steady_timer deadline(executor, settings.connect_timeout);
+
+    auto resolved = co_await (resolver.async_resolve(settings.endpoint.host, std::to_string(settings.endpoint.port), use_tuple) ||
+                              deadline.async_wait(use_tuple));
+    if (resolved.index() == 1) co_return Error{"redis at " + where(settings) + ": name resolution timed out"};
+    auto [resolve_error, endpoints] = std::get<0>(std::move(resolved));
+    if (resolve_error) co_return Error{"redis at " + where(settings) + ": " + resolve_error.message()};
+
+    auto connected = co_await (net::async_connect(socket_, endpoints, use_tuple) || deadline.async_wait(use_tuple));
+    if (connected.index() == 1) {
+        close();
+        co_return Error{"redis at " + where(settings) + ": connect timed out after " +
+                        std::to_string(settings.connect_timeout.count()) + "ms"};
+    }
+    if (auto [ec, ep] = std::get<0>(connected); ec) {
+        close();
+        co_return Error{"redis at " + where(settings) + ": " + ec.message()};
+    }
+    socket_.set_option(tcp::no_delay(true));
+
+    std::string hello;
+    std::size_t expected = 0;
+    if (!settings.endpoint.password.empty()) {
+        (settings.endpoint.user.empty() ? Command("AUTH", settings.endpoint.password)
+                                        : Command("AUTH", settings.endpoint.user, settings.endpoint.password))
+            .append_to(hello);
+        ++expected;
+    }
+    if (settings.endpoint.db != 0) {
+        Command("SELECT", std::to_string(settings.endpoint.db)).append_to(hello);
+        ++expected;
+    }
+    if (expected == 0) co_return Status{};
+    auto handshake = co_await (round_trip(hello, expected) || deadline.async_wait(use_tuple));
+    if (handshake.index() == 1) {
+        close();
+        co_return Error{"redis at " + where(settings) + ": AUTH/SELECT timed out"};
+    }
+    auto replies = std::get<0>(std::move(handshake));
+    if (!replies) co_return replies.error();
+    for (const auto& r : replies.value()) {
+        if (r.is_error()) {
+            close();
+            co_return Error{"redis at " + where(settings) + " refused the connection setup: " + r.str};
+        }
+    }
+    co_return Status{};
+}
+
+Task<Status> Connection::write(std::string_view bytes) {
+    auto [ec, n] = co_await net::async_write(socket_, net::buffer(bytes.data(), bytes.size()), use_tuple);
+    if (ec) co_return Error{"redis write failed: " + ec.message()};
+    co_return Status{};
+}
+
+Status Connection::take_replies(std::vector<Reply>& out) {
+    auto* reader = static_cast<redisReader*>(reader_.get());
+    for (;;) {
+        void* raw = nullptr;
+        if (redisReaderGetReply(reader, &raw) != REDIS_OK) {
+            return Error{std::string("redis protocol error: ") + reader->errstr};
+        }
+        if (raw == nullptr) return {};
+        out.push_back(convert(static_cast<redisReply*>(raw)));
+        freeReplyObject(raw);
+    }
+}
+
+Task<Status> Connection::read(std::vector<Reply>& out) {
+    const auto before = out.size();
+    while (out.size() == before) {
+        auto [ec, n] = co_await socket_.async_read_some(net::buffer(buffer_), use_tuple);
+        if (ec) {
+            co_return Error{ec == net::error::eof ? std::string("redis closed the connection")
+                                                  : "redis read failed: " + ec.message()};
+        }
+        redisReaderFeed(static_cast<redisReader*>(reader_.get()), buffer_.data(), n);
+        if (auto status = take_replies(out); !status) co_return status;
+    }
+    co_return Status{};
+}
+
+Task<Result<std::vector<Reply>>> Connection::round_trip(std::string_view bytes, std::size_t count) {
+    if (auto status = co_await write(bytes); !status) co_return status.error();
+    std::vector<Reply> replies;
+    while (replies.size() < count) {
+        if (auto status = co_await read(replies); !status) co_return status.error();
+    }
+    co_return replies;
+}
+
+}  // namespace wappa::redis

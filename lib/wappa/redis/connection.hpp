@@ -1,0 +1,41 @@
+#pragma once
+// One TCP connection to Redis: connect (with AUTH/SELECT) under a deadline, write bytes, read
+// whole replies. No queueing or pipelining policy: Client and Subscriber build those on top.
+#include <boost/asio/ip/tcp.hpp>
+
+#include <memory>
+#include <vector>
+
+#include "wappa/core/asio.hpp"
+#include "wappa/core/result.hpp"
+#include "wappa/redis/reply.hpp"
+#include "wappa/redis/settings.hpp"
+
+namespace wappa::redis {
+
+class Connection {
+public:
+    explicit Connection(net::any_io_executor executor);
+    ~Connection();
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    Task<Status> connect(const Settings& settings);
+    Task<Status> write(std::string_view bytes);
+    // Waits for data, then appends every complete reply it holds to `out` (at least one).
+    Task<Status> read(std::vector<Reply>& out);
+    // Sends the commands and waits for exactly `count` replies.
+    Task<Result<std::vector<Reply>>> round_trip(std::string_view bytes, std::size_t count);
+    void close();
+    bool is_open() const { return socket_.is_open(); }
+
+private:
+    Status take_replies(std::vector<Reply>& out);
+
+    net::ip::tcp::socket socket_;
+    struct ReaderDeleter { void operator()(void* reader) const; };
+    std::unique_ptr<void, ReaderDeleter> reader_;
+    std::vector<char> buffer_;
+};
+
+}  // namespace wappa::redis

@@ -1,0 +1,30 @@
+#pragma once
+// Lua scripts run with EVALSHA, falling back to EVAL once when Redis does not know the script
+// (after a restart or SCRIPT FLUSH), so callers never handle NOSCRIPT.
+#include <string>
+#include <vector>
+
+#include "wappa/redis/client.hpp"
+
+namespace wappa::redis {
+
+class Script {
+public:
+    explicit Script(std::string source);
+    const std::string& source() const { return source_; }
+    const std::string& sha1() const { return sha1_; }
+
+private:
+    std::string source_;
+    std::string sha1_;
+};
+
+struct ScriptCall {
+    std::vector<std::string> keys;
+    std::vector<std::string> args;
+};
+
+// Runs every call in one pipeline; one reply per call, in order.
+Task<Result<std::vector<Reply>>> run_script(Client& client, const Script& script, const std::vector<ScriptCall>& calls);
+
+}  // namespace wappa::redis

@@ -1,0 +1,25 @@
+#pragma once
+// Turns a parsed webhook into queue events: one per message, status, error report and other
+// subscribed field, each with its dedup id, stream entry and notification. Pure logic, no I/O.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "wappa/config/config.hpp"
+#include "wappa/queue/inbound_queue.hpp"
+#include "wappa/whatsapp/model.hpp"
+
+namespace wappa::service {
+
+struct InboundBatch {
+    std::vector<queue::InboundEvent> events;
+    std::vector<std::string> event_types;        // per event: "message:text", "status:read", ...
+    std::vector<std::string> unknown_numbers;    // phone_number_ids no tenant accepts (one per change)
+};
+
+// `accepts` says whether the request's signature authorises events for a tenant.
+InboundBatch build_inbound_events(const whatsapp::Webhook& webhook, const config::Config& config,
+                                  const std::function<bool(const config::TenantSettings&)>& accepts,
+                                  std::string_view received_at);
+
+}  // namespace wappa::service

@@ -1,0 +1,76 @@
+#include "wappa/service/serve_router.hpp"
+
+#include <chrono>
+
+#include "wappa/core/json.hpp"
+#include "wappa/metrics/metrics.hpp"
+#include "wappa/redis/client.hpp"
+#include "wappa/service/serve_metrics.hpp"
+#include "wappa/service/webhook_intake.hpp"
+
+namespace wappa::service {
+namespace {
+
+// Liveness and readiness. Open to probes without a token: it reveals nothing secret.
+Task<http::Response> health(ServeContext& ctx) {
+    const auto start = std::chrono::steady_clock::now();
+    auto pong = co_await ctx.redis.exec(redis::Command("PING"));
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    const bool redis_up = pong && !pong->is_error();
+    std::string body = "{\"status\":";
+    body += redis_up ? "\"ok\"" : "\"unavailable\"";
+    body += ",\"checks\":{\"redis\":";
+    if (redis_up) {
+        body += "{\"status\":\"up\",\"latency_ms\":" + std::to_string(ms) + "}";
+    } else {
+        body += "{\"status\":\"down\",\"error\":" + json::quote(pong ? pong->str : pong.error().message) + "}";
+    }
+    body += ",\"postgres\":{\"status\":";
+    body += ctx.config.postgres.url.empty() ? "\"not_configured\"}" : "\"not_checked\"}";
+    body += "}}";
+    co_return http::Response::json(redis_up ? 200 : 503, std::move(body));
+}
+
+std::optional<std::string_view> webhook_tenant(std::string_view path) {
+    constexpr std::string_view prefix = "/webhook/";
+    if (!path.starts_with(prefix) || path.size() == prefix.size()) return std::nullopt;
+    return path.substr(prefix.size());
+}
+
+}  // namespace
+
+http::Handler make_serve_handler(ServeContext context) {
+    return [ctx = context](http::Request& request) mutable -> Task<http::Response> {
+        const auto start = std::chrono::steady_clock::now();
+        const std::string_view path = request.path;
+        std::string route = "other";
+        http::Response response;
+        if (path == "/webhook" || path.starts_with("/webhook/")) {
+            route = "webhook";
+            const auto tenant = webhook_tenant(path);
+            if (tenant && ctx.config.find_tenant(*tenant) == nullptr) {
+                response = http::Response::error(404, "unknown tenant '" + std::string(*tenant) + "'");
+            } else if (request.method == "GET") {
+                response = ctx.intake.verify(request, tenant);
+            } else if (request.method == "POST") {
+                response = co_await ctx.intake.receive(request, tenant);
+                ctx.metrics.webhook_latency.observe(
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+            } else {
+                response = http::Response::error(405, "use GET (verification) or POST (events) on " + std::string(path));
+            }
+        } else if (path == "/api/admin/health") {
+            route = "health";
+            response = co_await health(ctx);
+        } else if (path == "/metrics") {
+            route = "metrics";
+            response = http::Response{200, "text/plain; version=0.0.4", ctx.registry.render(), {}};
+        } else {
+            response = http::Response::error(404, "no route for " + request.method + " " + std::string(path));
+        }
+        ctx.metrics.http_requests.inc({route, std::to_string(response.status)});
+        co_return response;
+    };
+}
+
+}  // namespace wappa::service

@@ -1,0 +1,28 @@
+#pragma once
+// The routes of `wappa serve` (INTERFACE.md §3) mapped onto their handlers.
+#include "wappa/config/config.hpp"
+#include "wappa/http/server.hpp"
+
+namespace wappa::metrics {
+class Registry;
+}
+namespace wappa::redis {
+class Client;
+}
+
+namespace wappa::service {
+
+class WebhookIntake;
+struct ServeMetrics;
+
+struct ServeContext {
+    const config::Config& config;
+    WebhookIntake& intake;
+    redis::Client& redis;
+    ServeMetrics& metrics;
+    const metrics::Registry& registry;
+};
+
+http::Handler make_serve_handler(ServeContext context);
+
+}  // namespace wappa::service
