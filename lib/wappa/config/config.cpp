@@ -339,10 +339,10 @@ void render_section(std::ostringstream& out, Section& section) {
     });
 }
 
-LoadedConfig finish(LoadedConfig out, Loader& loader) {
+// `loader` writes into `out`: both must be the same object.
+void finish(LoadedConfig& out, Loader& loader) {
     loader.apply_environment();
     validate(out, loader.tenant_regions_);
-    return out;
 }
 
 }  // namespace
@@ -372,7 +372,8 @@ LoadedConfig load_config_text(std::string_view toml_text, std::string source_nam
         loader.problem(e.source(), "", "TOML syntax error: " + std::string(e.description()));
         return out;
     }
-    return finish(std::move(out), loader);
+    finish(out, loader);
+    return out;
 }
 
 LoadedConfig load_config(const std::optional<std::string>& explicit_path) {
@@ -390,7 +391,8 @@ LoadedConfig load_config(const std::optional<std::string>& explicit_path) {
         LoadedConfig out;
         out.source = "(built-in defaults)";
         Loader loader(out);
-        return finish(std::move(out), loader);
+        finish(out, loader);
+        return out;
     }
     std::ifstream in(*path, std::ios::binary);
     if (!in) {
