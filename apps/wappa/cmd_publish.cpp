@@ -38,11 +38,15 @@ int run_publish(const GlobalOptions& global, const PublishOptions& options) {
     net::io_context io;
     redis::Client client(io.get_executor(), redis_settings(*config, "redis"));
     client.start();
+    const redis::Command publish_command("PUBLISH", options.channel, payload);
     // A named coroutine lambda: its captures must outlive io.run().
     auto publish = [&]() -> Task<Result<std::int64_t>> {
             auto connected = co_await client.wait_connected(config->redis.connect_timeout);
-            if (!connected) co_return connected.error();
-            auto reply = co_await client.exec(redis::Command("PUBLISH", options.channel, payload));
+            if (!connected) {
+                client.stop();
+                co_return connected.error();
+            }
+            auto reply = co_await client.exec(publish_command);
             client.stop();
             if (!reply) co_return reply.error();
             if (reply->is_error()) co_return Error{"redis refused PUBLISH: " + reply->str};

@@ -63,6 +63,22 @@ Task<void> warn_unless_noeviction(redis::Client& client) {
     }
 }
 
+// Starts the loop's Redis client and runs its event loop until connected (or timed out), so
+// that no thread accepts a webhook before it can queue one.
+Status connect_redis(Loop& loop, const config::Config& config, bool check_policy) {
+    loop.redis.start();
+    auto connect = [&]() -> Task<Status> {
+        auto status = co_await loop.redis.wait_connected(config.redis.connect_timeout);
+        if (status && check_policy) co_await warn_unless_noeviction(loop.redis);
+        co_return status;
+    };
+    auto connected = net::co_spawn(loop.io, connect(), net::use_future);
+    while (connected.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+        loop.io.run_one_for(std::chrono::milliseconds(100));
+    }
+    return connected.get();
+}
+
 int run_serve(const GlobalOptions& global, const ServeOptions& options) {
     auto loaded = load_config_or_report(global);
     if (!loaded) return exit_code::config;
@@ -89,21 +105,10 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
 
     // Redis first: a gateway that cannot queue must not accept webhooks.
     auto& first = *loops.front();
-    first.redis.start();
-    auto connect = [&]() -> Task<Status> {
-        auto status = co_await first.redis.wait_connected(config.redis.connect_timeout);
-        if (status) co_await warn_unless_noeviction(first.redis);
-        co_return status;
-    };
-    auto connected = net::co_spawn(first.io, connect(), net::use_future);
-    while (connected.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-        first.io.run_one_for(std::chrono::milliseconds(100));
-    }
-    if (auto status = connected.get(); !status) {
+    if (auto status = connect_redis(first, config, true); !status) {
         std::cerr << "wappa serve: " << status.error().message << " (redis.url)\n";
         return exit_code::unavailable;
     }
-
     // Thread 0 binds first so that port 0 resolves to one port shared by every thread.
     if (auto status = first.server.listen(); !status) {
         std::cerr << "wappa serve: " << status.error().message << "\n";
@@ -116,7 +121,10 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
             std::cerr << "wappa serve: " << status.error().message << "\n";
             return exit_code::unavailable;
         }
-        loop.redis.start();
+        if (auto status = connect_redis(loop, config, false); !status) {
+            std::cerr << "wappa serve: " << status.error().message << " (redis.url)\n";
+            return exit_code::unavailable;
+        }
     }
     for (auto& loop : loops) loop->server.start();
     spdlog::info("wappa serve listening on {}:{} threads={} tenants={}", listen.host.empty() ? "*" : listen.host,

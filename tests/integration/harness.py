@@ -1,0 +1,176 @@
+"""Shared helpers for the black-box tests: a private redis-server, `wappa serve` as a user runs
+it, signed webhook posts, and `wappa subscribe` in the background. Standard library only."""
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+
+WAPPA = os.environ.get("WAPPA_BIN", "wappa")
+FIXTURES = os.environ.get("WAPPA_FIXTURES", os.path.join(os.path.dirname(__file__), "..", "fixtures"))
+SECRET = "wappa-test-app-secret"
+TENANT_A = "106540352242922"
+TENANT_B = "110011223344556"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fixture(name):
+    with open(os.path.join(FIXTURES, name), "rb") as f:
+        return f.read()
+
+
+def sign(body, secret=SECRET):
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def wait_until(predicate, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Redis:
+    def __init__(self):
+        self.port = free_port()
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: self.cli("PING") == "PONG", what="redis-server to start")
+
+    def stop(self):
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def cli(self, *args):
+        r = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True)
+        return r.stdout.strip()
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}"
+
+
+def write_config(directory, redis_url, port, extra=""):
+    path = os.path.join(directory, "wappa.toml")
+    with open(path, "w") as f:
+        f.write(f"""
+[server]
+listen = "127.0.0.1:{port}"
+threads = 2
+admin_token = "admin-secret"
+body_limit = "64KiB"
+
+[redis]
+url = "{redis_url}"
+connect_timeout = "1s"
+command_timeout = "2s"
+
+[[tenants]]
+id = "acme"
+phone_number_id = "{TENANT_A}"
+waba_id = "102290129340398"
+app_secret = "{SECRET}"
+verify_token = "verify-acme"
+api_token = "api-acme"
+
+[[tenants]]
+id = "beta"
+phone_number_id = "{TENANT_B}"
+waba_id = "109876543210987"
+app_secret = "{SECRET}"
+verify_token = "verify-beta"
+api_token = "api-beta"
+{extra}
+""")
+    return path
+
+
+def run(*args, input=None, timeout=30, env=None):
+    return subprocess.run([WAPPA, *args], capture_output=True, text=True, input=input, timeout=timeout, env=env)
+
+
+class Serve:
+    """`wappa serve` on a free port against the given Redis."""
+
+    def __init__(self, redis, extra_config=""):
+        self.dir = tempfile.TemporaryDirectory()
+        self.port = free_port()
+        self.config = write_config(self.dir.name, redis.url, self.port, extra_config)
+        self.log = open(os.path.join(self.dir.name, "serve.log"), "w+")
+        self.proc = subprocess.Popen([WAPPA, "-c", self.config, "serve"], stdout=self.log, stderr=subprocess.STDOUT)
+        wait_until(self._listening, what="wappa serve to listen")
+
+    def _listening(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"wappa serve exited with {self.proc.returncode}: {self.output()}")
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def output(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def request(self, method, path, body=None, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        data = response.read()
+        conn.close()
+        return response.status, data
+
+    def post_webhook(self, body, path="/webhook", signature=None, secret=SECRET):
+        headers = {"Content-Type": "application/json"}
+        if signature is not False:
+            headers["X-Hub-Signature-256"] = signature or sign(body, secret)
+        return self.request("POST", path, body, headers)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        self.dir.cleanup()
+
+
+class Subscriber:
+    """`wappa subscribe` in the background; ready once it says it has subscribed."""
+
+    def __init__(self, config, *args):
+        self.proc = subprocess.Popen([WAPPA, "-c", config, "subscribe", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.stderr_lines = []
+        line = self.proc.stderr.readline()
+        self.stderr_lines.append(line)
+        if "subscribed to" not in line:
+            raise AssertionError(f"subscribe did not start: {line!r}")
+
+    def finish(self, timeout=15):
+        out, err = self.proc.communicate(timeout=timeout)
+        self.stderr_lines.append(err)
+        return self.proc.returncode, [json.loads(l) for l in out.splitlines() if l.strip()]

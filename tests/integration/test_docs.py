@@ -1,0 +1,55 @@
+"""Every flag the binary accepts is in its man page and in the shell completions."""
+import os
+import re
+import shutil
+import subprocess
+import unittest
+
+from harness import run
+
+SOURCE = os.environ.get("WAPPA_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+COMMANDS = ["serve", "subscribe", "publish", "config"]
+
+
+def flags_in_help(*command):
+    text = run(*command, "--help").stdout
+    return set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", text)) - {"--help"}
+
+
+def read(*parts):
+    with open(os.path.join(SOURCE, *parts)) as f:
+        return f.read()
+
+
+class DocsTest(unittest.TestCase):
+    def test_global_flags_documented_and_completed(self):
+        flags = flags_in_help()
+        self.assertIn("--config", flags)
+        man = read("man", "wappa.1")
+        for flag in flags:
+            self.assertIn(flag.replace("-", r"\-"), man, f"{flag} missing from man/wappa.1")
+            for completion in ("wappa.bash", "_wappa", "wappa.fish"):
+                needle = flag if completion != "wappa.fish" else "-l " + flag[2:]
+                self.assertIn(needle, read("completions", completion), f"{flag} missing from {completion}")
+
+    def test_every_command_flag_documented_and_completed(self):
+        for command in COMMANDS:
+            flags = flags_in_help(command) - flags_in_help()
+            man = read("man", f"wappa-{command}.1")
+            for flag in flags:
+                self.assertIn(flag.replace("-", r"\-"), man, f"{flag} missing from man/wappa-{command}.1")
+                self.assertIn(flag, read("completions", "wappa.bash"), f"{flag} missing from bash completion")
+                self.assertIn(flag, read("completions", "_wappa"), f"{flag} missing from zsh completion")
+                self.assertIn("-l " + flag[2:], read("completions", "wappa.fish"), f"{flag} missing from fish")
+
+    @unittest.skipUnless(shutil.which("man"), "man is not installed")
+    def test_man_pages_render_without_warnings(self):
+        for page in ["wappa"] + [f"wappa-{c}" for c in COMMANDS]:
+            r = subprocess.run(["man", "--warnings", "-l", os.path.join(SOURCE, "man", page + ".1")],
+                               capture_output=True, text=True, env=dict(os.environ, MANWIDTH="80", MAN_KEEP_FORMATTING="0"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stderr.strip(), "", f"{page}: {r.stderr}")
+
+
+if __name__ == "__main__":
+    unittest.main()
