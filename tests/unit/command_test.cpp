@@ -19,3 +19,12 @@ TEST_CASE("JSON log lines carry timestamp, level, logger, message and fields") {
     CHECK(line == R"({"timestamp":"2026-01-01T00:00:00.000Z","level":"info","logger":"wappa",)"
                   R"("message":"webhook accepted queued=3 duplicates=0 \"quoted\"","fields":{"queued":"3","duplicates":"0"}})");
 }
+
+#include "wappa/core/time.hpp"
+
+TEST_CASE("UTC timestamps are RFC 3339 with second precision") {
+    using namespace std::chrono;
+    CHECK(wappa::format_utc(sys_seconds(seconds(1750064400))) == "2025-06-16T09:00:00Z");
+    CHECK(wappa::format_utc(sys_seconds(seconds(0))) == "1970-01-01T00:00:00Z");
+    CHECK(wappa::format_utc(sys_seconds(seconds(4102444799))) == "2099-12-31T23:59:59Z");
+}

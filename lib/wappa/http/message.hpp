@@ -12,7 +12,8 @@ struct Request {
     std::string target;   // path + query, as received
     std::string path;     // percent-decoded
     std::string query;    // raw, without '?'
-    std::vector<std::pair<std::string, std::string>> headers;
+    // Views into the received message, valid while the handler runs.
+    std::vector<std::pair<std::string_view, std::string_view>> headers;
     std::string body;
 
     // Case-insensitive header lookup; empty when absent.

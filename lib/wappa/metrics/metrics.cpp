@@ -33,12 +33,16 @@ std::string number(double v) {
 Counter::Counter(std::string name, std::string help, std::vector<std::string> label_names)
     : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)) {}
 
-void Counter::inc(const std::vector<std::string>& label_values, std::uint64_t n) {
+void Counter::inc(Labels label_values, std::uint64_t n) {
     std::lock_guard lock(mutex_);
-    values_[label_values] += n;
+    auto it = values_.find(label_values);
+    if (it == values_.end()) {
+        it = values_.emplace(std::vector<std::string>(label_values.begin(), label_values.end()), 0).first;
+    }
+    it->second += n;
 }
 
-std::uint64_t Counter::value(const std::vector<std::string>& label_values) const {
+std::uint64_t Counter::value(Labels label_values) const {
     std::lock_guard lock(mutex_);
     const auto it = values_.find(label_values);
     return it == values_.end() ? 0 : it->second;

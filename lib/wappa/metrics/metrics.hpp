@@ -1,6 +1,9 @@
 #pragma once
 // Prometheus metrics: counters with labels and latency histograms, rendered in the text format.
+#include <algorithm>
 #include <array>
+#include <initializer_list>
+#include <string_view>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -12,18 +15,30 @@
 
 namespace wappa::metrics {
 
+using Labels = std::initializer_list<std::string_view>;
+
 class Counter {
 public:
     Counter(std::string name, std::string help, std::vector<std::string> label_names);
-    void inc(const std::vector<std::string>& label_values, std::uint64_t n = 1);
-    std::uint64_t value(const std::vector<std::string>& label_values) const;
+    // Allocates only the first time a label set is seen: this runs once per request.
+    void inc(Labels label_values, std::uint64_t n = 1);
+    std::uint64_t value(Labels label_values) const;
     void render(std::string& out) const;
 
 private:
+    // Orders stored label sets against the caller's views without building strings.
+    struct Less {
+        using is_transparent = void;
+        template <class A, class B>
+        bool operator()(const A& a, const B& b) const {
+            return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
+                                                [](std::string_view x, std::string_view y) { return x < y; });
+        }
+    };
     std::string name_, help_;
     std::vector<std::string> label_names_;
     mutable std::mutex mutex_;
-    std::map<std::vector<std::string>, std::uint64_t> values_;
+    std::map<std::vector<std::string>, std::uint64_t, Less> values_;
 };
 
 class Histogram {

@@ -1,6 +1,6 @@
 #include "wappa/queue/inbound_queue.hpp"
 
-#include <map>
+#include <algorithm>
 
 #include "wappa/redis/client.hpp"
 #include "wappa/redis/script.hpp"
@@ -42,21 +42,26 @@ InboundQueue::InboundQueue(redis::Client& client, std::string prefix, config::Du
 Task<Result<AppendResult>> InboundQueue::append(const std::vector<InboundEvent>& events) {
     AppendResult result;
     if (events.empty()) co_return result;
-    std::map<std::string_view, redis::ScriptCall> calls;
+    // One script call per tenant (a batch rarely holds more than two), in first-seen order.
+    // Key strings live in `keys` (reserved: never reallocated) and the calls hold views.
+    std::vector<std::string> keys;
+    keys.reserve(events.size() * 2);
+    std::vector<std::string_view> tenants;
+    std::vector<redis::ScriptCall> ordered;
     for (const auto& e : events) {
-        auto& call = calls[e.tenant];
-        if (call.keys.empty()) {
-            call.keys.push_back(inbound_stream_key(prefix_, e.tenant));
+        auto at = std::find(tenants.begin(), tenants.end(), e.tenant) - tenants.begin();
+        if (static_cast<std::size_t>(at) == tenants.size()) {
+            tenants.push_back(e.tenant);
+            auto& call = ordered.emplace_back();
+            call.keys.push_back(keys.emplace_back(inbound_stream_key(prefix_, e.tenant)));
             call.args.push_back(ttl_seconds_);
         }
-        call.keys.push_back(seen_key(prefix_, e.tenant, e.dedup_id));
+        auto& call = ordered[static_cast<std::size_t>(at)];
+        call.keys.push_back(keys.emplace_back(seen_key(prefix_, e.tenant, e.dedup_id)));
         call.args.push_back(e.entry);
         call.args.push_back(e.channel);
         call.args.push_back(e.notification);
     }
-    std::vector<redis::ScriptCall> ordered;
-    ordered.reserve(calls.size());
-    for (auto& [tenant, call] : calls) ordered.push_back(std::move(call));
 
     auto replies = co_await redis::run_script(client_, append_script, ordered);
     if (!replies) co_return replies.error();

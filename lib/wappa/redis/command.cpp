@@ -1,13 +1,19 @@
 #include "wappa/redis/command.hpp"
 
+#include <charconv>
+
 namespace wappa::redis {
 
 void Command::append_bulk(std::string_view value) {
-    wire_ += '$';
-    wire_ += std::to_string(value.size());
-    wire_ += "\r\n";
-    wire_ += value;
-    wire_ += "\r\n";
+    char header[24];
+    header[0] = '$';
+    auto [end, ec] = std::to_chars(header + 1, header + sizeof header - 2, value.size());
+    *end++ = '\r';
+    *end++ = '\n';
+    wire_.reserve(wire_.size() + static_cast<std::size_t>(end - header) + value.size() + 2);
+    wire_.append(header, end);
+    wire_.append(value);
+    wire_.append("\r\n", 2);
 }
 
 Command& Command::arg(std::string_view value) {

@@ -6,7 +6,7 @@ namespace wappa::redis {
 namespace {
 
 Command script_command(const char* verb, const std::string& body, const ScriptCall& call) {
-    Command c(verb, body, std::to_string(call.keys.size()));
+    Command c(verb, body, static_cast<std::int64_t>(call.keys.size()));
     for (const auto& k : call.keys) c.arg(k);
     for (const auto& a : call.args) c.arg(a);
     return c;

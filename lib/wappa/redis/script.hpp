@@ -19,9 +19,10 @@ private:
     std::string sha1_;
 };
 
+// Views: what they point at must outlive run_script().
 struct ScriptCall {
-    std::vector<std::string> keys;
-    std::vector<std::string> args;
+    std::vector<std::string_view> keys;
+    std::vector<std::string_view> args;
 };
 
 // Runs every call in one pipeline; one reply per call, in order.

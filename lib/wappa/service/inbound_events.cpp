@@ -48,7 +48,9 @@ void append_field(std::string& out, std::string_view key, std::string_view value
 
 std::string entry_head(std::string_view dedup_id, std::string_view kind, const config::TenantSettings& tenant,
                        const Change& change, std::string_view received_at) {
-    std::string out = "{\"id\":";
+    std::string out;
+    out.reserve(1024);
+    out = "{\"id\":";
     json::append_string(out, dedup_id);
     append_field(out, "kind", kind);
     append_field(out, "tenant", tenant.id);
@@ -89,7 +91,7 @@ struct Builder {
             append_field(entry, "name", contact->name);
             entry += '}';
         }
-        entry += ",\"message\":" + m.raw + "}";
+        entry.append(",\"message\":").append(m.raw).append("}");
         pubsub::Notification n{std::string(pubsub::incoming_message), tenant.id,
                                m.from.empty() ? m.from_user_id : m.from, event_time(m.timestamp, received_at),
                                {{"message_id", m.id}, {"message_type", m.type}}};
@@ -100,7 +102,7 @@ struct Builder {
     void status(const config::TenantSettings& tenant, const Change& change, const whatsapp::StatusUpdate& s) {
         const auto dedup_id = "status:" + s.id + ":" + s.status;
         auto entry = entry_head(dedup_id, "status", tenant, change, received_at);
-        entry += ",\"status\":" + s.raw + "}";
+        entry.append(",\"status\":").append(s.raw).append("}");
         const auto recipient = s.recipient_id.empty() ? s.recipient_user_id : s.recipient_id;
         pubsub::Notification n{std::string(pubsub::status_change), tenant.id, recipient,
                                event_time(s.timestamp, received_at),

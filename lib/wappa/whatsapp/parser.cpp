@@ -265,7 +265,14 @@ std::string_view content_kind(const Content& content) {
 }
 
 Result<Webhook> parse_webhook(std::string_view body) {
-    rapidjson::Document doc;
+    // Per-thread arenas: a webhook is parsed without touching malloc for the DOM (bigger
+    // bodies spill over into heap chunks that the allocators free on return).
+    thread_local char value_arena[64 * 1024];
+    thread_local char stack_arena[16 * 1024];
+    rapidjson::MemoryPoolAllocator<> values(value_arena, sizeof value_arena);
+    rapidjson::MemoryPoolAllocator<> stack(stack_arena, sizeof stack_arena);
+    rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>, rapidjson::MemoryPoolAllocator<>> doc(
+        &values, sizeof stack_arena, &stack);
     doc.Parse(body.data(), body.size());
     if (doc.HasParseError()) {
         return Error{std::string("malformed JSON at byte ") + std::to_string(doc.GetErrorOffset()) + ": " +

@@ -2,21 +2,68 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 
 #include <array>
+#include <optional>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 namespace wappa::whatsapp {
 namespace {
 
 using Digest = std::array<unsigned char, 32>;
 
-Digest hmac_sha256(std::string_view key, std::string_view body) {
+// One keyed HMAC context per secret and thread, reset for each body: OpenSSL 3's one-shot
+// HMAC() fetches the algorithm and sets up the key on every call, which costs more than
+// hashing a typical webhook.
+class MacContexts {
+public:
+    MacContexts() : mac_(EVP_MAC_fetch(nullptr, "HMAC", nullptr)) {}
+    ~MacContexts() {
+        for (auto& [key, ctx] : contexts_) EVP_MAC_CTX_free(ctx);
+        EVP_MAC_free(mac_);
+    }
+    MacContexts(const MacContexts&) = delete;
+    MacContexts& operator=(const MacContexts&) = delete;
+
+    EVP_MAC_CTX* keyed(std::string_view key) {
+        for (auto& [k, ctx] : contexts_) {
+            if (k == key) return EVP_MAC_init(ctx, nullptr, 0, nullptr) == 1 ? ctx : nullptr;
+        }
+        EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac_);
+        char digest[] = "SHA256";
+        const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                                     OSSL_PARAM_construct_end()};
+        if (ctx == nullptr ||
+            EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) != 1) {
+            EVP_MAC_CTX_free(ctx);
+            return nullptr;
+        }
+        if (contexts_.size() >= 64) {  // bounded: secrets come from the config
+            EVP_MAC_CTX_free(contexts_.front().second);
+            contexts_.erase(contexts_.begin());
+        }
+        contexts_.emplace_back(std::string(key), ctx);
+        return ctx;
+    }
+
+private:
+    EVP_MAC* mac_;
+    std::vector<std::pair<std::string, EVP_MAC_CTX*>> contexts_;
+};
+
+std::optional<Digest> hmac_sha256(std::string_view key, std::string_view body) {
+    thread_local MacContexts contexts;
     Digest out{};
-    unsigned int len = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(body.data()),
-         body.size(), out.data(), &len);
+    std::size_t len = 0;
+    EVP_MAC_CTX* ctx = contexts.keyed(key);
+    if (ctx == nullptr || EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(body.data()), body.size()) != 1 ||
+        EVP_MAC_final(ctx, out.data(), &len, out.size()) != 1 || len != out.size()) {
+        return std::nullopt;
+    }
     return out;
 }
 
@@ -60,17 +107,19 @@ bool verify_signature(std::string_view header, std::string_view body, std::strin
     Digest expected{};
     if (app_secret.empty() || !decode_header(header, expected)) return false;
     const auto actual = hmac_sha256(app_secret, body);
-    if (CRYPTO_memcmp(actual.data(), expected.data(), actual.size()) == 0) return true;
+    if (!actual) return false;
+    if (CRYPTO_memcmp(actual->data(), expected.data(), actual->size()) == 0) return true;
     if (!has_non_ascii(body)) return false;
     const auto escaped = hmac_sha256(app_secret, escape_non_ascii(body));
-    return CRYPTO_memcmp(escaped.data(), expected.data(), escaped.size()) == 0;
+    return escaped && CRYPTO_memcmp(escaped->data(), expected.data(), escaped->size()) == 0;
 }
 
 std::string sign_body(std::string_view body, std::string_view app_secret) {
     static constexpr char digits[] = "0123456789abcdef";
     const auto digest = hmac_sha256(app_secret, body);
+    if (!digest) return {};
     std::string out = "sha256=";
-    for (unsigned char b : digest) {
+    for (unsigned char b : *digest) {
         out += digits[b >> 4];
         out += digits[b & 0xf];
     }

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Benchmark of the full inbound path (HMAC + parse + dedup + queue + publish) on this machine:
+# a private Redis, a Release `wappa serve`, and bench/webhook_ingest.cpp as the load generator,
+# at 1, 16 and 64 connections. Afterwards it checks that the queue holds exactly one event per
+# accepted request. For a machine-independent reading, the same run measures Redis's own
+# pipelined XADD rate and prints the gateway's rate as a ratio of it.
+#
+#   bench/webhook_ingest.sh [threads]        (threads of `wappa serve`, default 1)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+threads=${1:-1}
+
+scripts/deps
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DWAPPA_BUILD_TESTS=OFF -DWAPPA_BUILD_BENCH=ON >/dev/null
+cmake --build build/release -j"$(nproc)" --target wappa webhook_ingest >/dev/null
+wappa=$root/build/release/apps/wappa/wappa
+loadgen=$root/build/release/bench/webhook_ingest
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+work=$(mktemp -d)
+redis_port=$(free_port)
+http_port=$(free_port)
+secret=wappa-bench-secret
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --maxmemory-policy noeviction \
+  --loglevel warning >"$work/redis.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+xadd_rate=$(redis-benchmark -p "$redis_port" -n 400000 -P 32 -q XADD bench:baseline '*' event payload \
+  | tr '\r' '\n' | grep -oE '[0-9.]+ requests per second' | tail -1 | cut -d' ' -f1)
+redis-cli -p "$redis_port" del bench:baseline >/dev/null
+
+cat >"$work/wappa.toml" <<TOML
+[server]
+listen = "127.0.0.1:$http_port"
+threads = $threads
+[redis]
+url = "redis://127.0.0.1:$redis_port"
+[[tenants]]
+id = "bench"
+phone_number_id = "106540352242922"
+app_secret = "$secret"
+verify_token = "v"
+TOML
+"$wappa" -c "$work/wappa.toml" --log-level warn serve >"$work/serve.log" 2>&1 &
+serve_pid=$!
+pids+=($serve_pid)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http_port/api/admin/health" >/dev/null && break; sleep 0.1; done
+
+echo "machine: $(nproc) cores; wappa serve threads=$threads; redis pipelined XADD baseline: ${xadd_rate} ops/s"
+queued_before=0
+for conns in 1 16 64; do
+  case $conns in 1) n=20000 ;; 16) n=200000 ;; *) n=300000 ;; esac
+  line=$("$loadgen" --port "$http_port" --secret "$secret" --fixture tests/fixtures/text.json \
+           --connections "$conns" --requests "$n" --max-seconds 20)
+  ok=$(echo "$line" | grep -oE 'status_200=[0-9]+' | cut -d= -f2)
+  rate=$(echo "$line" | grep -oE 'req_per_s=[0-9]+' | cut -d= -f2)
+  queued=$(redis-cli -p "$redis_port" xlen 'wappa:{bench}:inbound')
+  added=$((queued - queued_before))
+  queued_before=$queued
+  check=$([ "${ok:-0}" = "$added" ] && echo "exactly-once=yes" || echo "exactly-once=NO(queued=$added)")
+  ratio=$(python3 -c "print(f'{$rate/$xadd_rate:.3f}')")
+  echo "$line events_per_s=$rate queued=$added $check ratio_to_redis_xadd=$ratio"
+done
+rss_kb=$(grep VmRSS "/proc/$serve_pid/status" | awk '{print $2}')
+echo "wappa serve RSS at the end: $((rss_kb / 1024)) MiB"
