@@ -5,11 +5,11 @@
 # accepted request. For a machine-independent reading, the same run measures Redis's own
 # pipelined XADD rate and prints the gateway's rate as a ratio of it.
 #
-#   bench/webhook_ingest.sh [threads]        (threads of `wappa serve`, default 1)
+#   bench/webhook_ingest.sh [threads]        (server.threads of `wappa serve`; default 0 = one per core)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-threads=${1:-1}
+threads=${1:-0}
 
 scripts/deps
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DWAPPA_BUILD_TESTS=OFF -DWAPPA_BUILD_BENCH=ON >/dev/null
@@ -57,7 +57,7 @@ queued_before=0
 for conns in 1 16 64; do
   case $conns in 1) n=20000 ;; 16) n=200000 ;; *) n=300000 ;; esac
   line=$("$loadgen" --port "$http_port" --secret "$secret" --fixture tests/fixtures/text.json \
-           --connections "$conns" --requests "$n" --max-seconds 20)
+           --connections "$conns" --requests "$n" --max-seconds 20 || true)
   ok=$(echo "$line" | grep -oE 'status_200=[0-9]+' | cut -d= -f2)
   rate=$(echo "$line" | grep -oE 'req_per_s=[0-9]+' | cut -d= -f2)
   queued=$(redis-cli -p "$redis_port" xlen 'wappa:{bench}:inbound')
@@ -69,3 +69,24 @@ for conns in 1 16 64; do
 done
 rss_kb=$(grep VmRSS "/proc/$serve_pid/status" | awk '{print $2}')
 echo "wappa serve RSS at the end: $((rss_kb / 1024)) MiB"
+kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
+
+# Side by side, same run, same load generator: node:http + ioredis doing the same work.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "==> installing nodejs and npm for the baseline"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+(cd bench/baselines/node && npm ci --no-audit --no-fund --silent >/dev/null)
+node_port=$(free_port)
+node bench/baselines/node/server.js "$node_port" "$redis_port" "$secret" &
+node_pid=$!
+pids+=($node_pid)
+for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$node_port") 2>/dev/null && break; sleep 0.1; done
+node_line=$("$loadgen" --port "$node_port" --secret "$secret" --fixture tests/fixtures/text.json \
+              --connections 64 --requests 300000 --max-seconds 20 || true)
+node_rate=$(echo "$node_line" | grep -oE 'req_per_s=[0-9]+' | cut -d= -f2)
+node_ok=$(echo "$node_line" | grep -oE 'status_200=[0-9]+' | cut -d= -f2)
+node_queued=$(redis-cli -p "$redis_port" xlen 'node:{bench}:inbound')
+node_rss=$(grep VmRSS "/proc/$node_pid/status" | awk '{print $2}')
+echo "node baseline: $node_line queued=$node_queued (200s=$node_ok) RSS=$((node_rss / 1024)) MiB"
+echo "ratio wappa/node at 64 connections: $(python3 -c "print(f'{$rate/$node_rate:.2f}')")"
