@@ -103,9 +103,24 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
     std::vector<std::unique_ptr<Loop>> loops;
     loops.push_back(std::make_unique<Loop>(config, listen, metrics, registry));
 
-    // Redis first: a gateway that cannot queue must not accept webhooks.
     auto& first = *loops.front();
-    if (auto status = connect_redis(first, config, true); !status) {
+    // Signals are caught from the start: a SIGTERM during start-up is a clean stop too.
+    bool stopping = false;
+    net::signal_set signals(first.io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+        if (ec) return;
+        stopping = true;
+        spdlog::info("signal {} received: finishing requests in progress, then stopping", signal);
+        for (auto& loop : loops) {
+            net::co_spawn(loop->io, [&l = *loop]() -> Task<void> {
+                co_await l.server.shutdown(std::chrono::seconds(10));
+                l.redis.stop();
+            }, net::detached);
+        }
+    });
+
+    // Redis first: a gateway that cannot queue must not accept webhooks.
+    if (auto status = connect_redis(first, config, true); !status && !stopping) {
         std::cerr << "wappa serve: " << status.error().message << " (redis.url)\n";
         return exit_code::unavailable;
     }
@@ -126,21 +141,13 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
             return exit_code::unavailable;
         }
     }
+    if (stopping) {
+        first.io.run();
+        return exit_code::ok;
+    }
     for (auto& loop : loops) loop->server.start();
     spdlog::info("wappa serve listening on {}:{} threads={} tenants={}", listen.host.empty() ? "*" : listen.host,
                  listen.port, threads, config.tenants.size());
-
-    net::signal_set signals(first.io, SIGINT, SIGTERM);
-    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-        if (ec) return;
-        spdlog::info("signal {} received: finishing requests in progress, then stopping", signal);
-        for (auto& loop : loops) {
-            net::co_spawn(loop->io, [&l = *loop]() -> Task<void> {
-                co_await l.server.shutdown(std::chrono::seconds(10));
-                l.redis.stop();
-            }, net::detached);
-        }
-    });
 
     std::vector<std::thread> workers;
     for (std::size_t i = 1; i < loops.size(); ++i) workers.emplace_back([&loop = *loops[i]] { loop.io.run(); });

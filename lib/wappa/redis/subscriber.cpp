@@ -73,6 +73,8 @@ Task<void> run_subscriber(Settings settings, std::vector<std::string> channels, 
             }
         }
         connection.close();
+        // Cancelled (the caller is stopping): not a lost connection, say nothing.
+        if ((co_await net::this_coro::cancellation_state).cancelled() != net::cancellation_type::none) co_return;
         // Full jitter keeps a fleet of subscribers from reconnecting in lockstep.
         std::uniform_int_distribution<long> jitter(backoff.count() / 2, backoff.count());
         const config::Duration wait(jitter(random));
