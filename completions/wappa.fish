@@ -1,5 +1,6 @@
 # fish completion for wappa
-set -l commands serve subscribe publish config
+set -l commands serve worker enqueue inspect subscribe publish config
+set -l kinds text template media buttons list location reaction read
 
 complete -c wappa -f
 complete -c wappa -s c -l config -r -F -d 'Config file'
@@ -9,6 +10,9 @@ complete -c wappa -s V -l version -d 'Print the version'
 complete -c wappa -s h -l help -d 'Print help'
 
 complete -c wappa -n "not __fish_seen_subcommand_from $commands" -a serve -d 'HTTP server: webhooks, health, metrics'
+complete -c wappa -n "not __fish_seen_subcommand_from $commands" -a worker -d 'Send queued outbound messages'
+complete -c wappa -n "not __fish_seen_subcommand_from $commands" -a enqueue -d 'Queue outbound messages'
+complete -c wappa -n "not __fish_seen_subcommand_from $commands" -a inspect -d 'One outbound message'
 complete -c wappa -n "not __fish_seen_subcommand_from $commands" -a subscribe -d 'Live tail of notifications'
 complete -c wappa -n "not __fish_seen_subcommand_from $commands" -a publish -d 'Send one JSON message on a channel'
 complete -c wappa -n "not __fish_seen_subcommand_from $commands" -a config -d 'Validate or print the configuration'
@@ -26,3 +30,43 @@ complete -c wappa -n '__fish_seen_subcommand_from subscribe' -l count -x -d 'Exi
 complete -c wappa -n '__fish_seen_subcommand_from subscribe' -l timeout -x -d 'Exit 1 if nothing arrives for SECONDS'
 
 complete -c wappa -n '__fish_seen_subcommand_from config' -a 'check show'
+
+complete -c wappa -n '__fish_seen_subcommand_from worker' -l role -x -a 'outbound inbound all' -d 'Role'
+complete -c wappa -n '__fish_seen_subcommand_from worker' -l concurrency -x -d 'In-flight jobs per process'
+complete -c wappa -n '__fish_seen_subcommand_from worker' -l processes -x -d 'Fork N worker processes'
+complete -c wappa -n '__fish_seen_subcommand_from worker' -l workers -x -d 'Fork N worker processes'
+complete -c wappa -n '__fish_seen_subcommand_from worker' -l metrics-listen -x -d 'Metrics address'
+complete -c wappa -n '__fish_seen_subcommand_from worker' -l grace -x -d 'Seconds to finish in-flight jobs'
+
+complete -c wappa -n '__fish_seen_subcommand_from inspect' -l json -d 'JSON output'
+
+complete -c wappa -n "__fish_seen_subcommand_from enqueue; and not __fish_seen_subcommand_from $kinds" -a "$kinds"
+complete -c wappa -n '__fish_seen_subcommand_from enqueue' -l json -r -F -d 'Read jobs from FILE or -'
+complete -c wappa -n '__fish_seen_subcommand_from enqueue' -l skip-invalid -d 'Queue the valid jobs'
+complete -c wappa -n '__fish_seen_subcommand_from enqueue' -l tenant -x -d 'Tenant id'
+complete -c wappa -n '__fish_seen_subcommand_from enqueue' -l message-id -x -d 'Idempotency key'
+complete -c wappa -n '__fish_seen_subcommand_from enqueue' -l to -x -d 'Recipient'
+complete -c wappa -n '__fish_seen_subcommand_from enqueue' -l reply-to -x -d 'Quoted wamid'
+complete -c wappa -n '__fish_seen_subcommand_from text' -l text -x -d 'Text'
+complete -c wappa -n '__fish_seen_subcommand_from text' -l preview-url -d 'Preview the first URL'
+complete -c wappa -n '__fish_seen_subcommand_from template' -l name -x -d 'Template name'
+complete -c wappa -n '__fish_seen_subcommand_from template' -l language -x -d 'Language code'
+complete -c wappa -n '__fish_seen_subcommand_from template' -l components -x -d 'Components JSON'
+complete -c wappa -n '__fish_seen_subcommand_from media' -l media-type -x -a 'image video audio document sticker' -d 'Media type'
+complete -c wappa -n '__fish_seen_subcommand_from media' -l url -x -d 'Media URL'
+complete -c wappa -n '__fish_seen_subcommand_from media' -l media-id -x -d 'Media id'
+complete -c wappa -n '__fish_seen_subcommand_from media' -l caption -x -d 'Caption'
+complete -c wappa -n '__fish_seen_subcommand_from media' -l filename -x -d 'File name'
+complete -c wappa -n '__fish_seen_subcommand_from buttons list' -l body -x -d 'Body text'
+complete -c wappa -n '__fish_seen_subcommand_from buttons' -l button -x -d 'A button as id:title'
+complete -c wappa -n '__fish_seen_subcommand_from buttons list' -l header -x -d 'Header text'
+complete -c wappa -n '__fish_seen_subcommand_from buttons list' -l footer -x -d 'Footer text'
+complete -c wappa -n '__fish_seen_subcommand_from list' -l button-text -x -d 'List button label'
+complete -c wappa -n '__fish_seen_subcommand_from list' -l sections -x -d 'Sections JSON'
+complete -c wappa -n '__fish_seen_subcommand_from location' -l latitude -x -d 'Latitude'
+complete -c wappa -n '__fish_seen_subcommand_from location' -l longitude -x -d 'Longitude'
+complete -c wappa -n '__fish_seen_subcommand_from location' -l name -x -d 'Place name'
+complete -c wappa -n '__fish_seen_subcommand_from location' -l address -x -d 'Address'
+complete -c wappa -n '__fish_seen_subcommand_from reaction read' -l target -x -d 'wamid'
+complete -c wappa -n '__fish_seen_subcommand_from reaction' -l emoji -x -d 'Emoji'
+complete -c wappa -n '__fish_seen_subcommand_from read' -l typing -d 'Show typing'

@@ -30,5 +30,8 @@ Command setup_serve(CLI::App& app, const GlobalOptions& global);
 Command setup_subscribe(CLI::App& app, const GlobalOptions& global);
 Command setup_publish(CLI::App& app, const GlobalOptions& global);
 Command setup_config(CLI::App& app, const GlobalOptions& global);
+Command setup_enqueue(CLI::App& app, const GlobalOptions& global);
+Command setup_worker(CLI::App& app, const GlobalOptions& global);
+Command setup_inspect(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace wappa::app

@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
 
     const app::Command commands[] = {
         app::setup_serve(app, global),
+        app::setup_worker(app, global),
+        app::setup_enqueue(app, global),
+        app::setup_inspect(app, global),
         app::setup_subscribe(app, global),
         app::setup_publish(app, global),
         app::setup_config(app, global),

@@ -8,7 +8,7 @@ import unittest
 from harness import run
 
 SOURCE = os.environ.get("WAPPA_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-COMMANDS = ["serve", "subscribe", "publish", "config"]
+COMMANDS = ["serve", "worker", "enqueue", "inspect", "subscribe", "publish", "config"]
 
 
 def flags_in_help(*command):
@@ -33,8 +33,10 @@ class DocsTest(unittest.TestCase):
                 self.assertIn(needle, read("completions", completion), f"{flag} missing from {completion}")
 
     def test_every_command_flag_documented_and_completed(self):
-        for command in COMMANDS:
-            flags = flags_in_help(command) - flags_in_help()
+        subforms = [("enqueue", s) for s in ("text", "template", "media", "buttons", "list", "location", "reaction", "read")]
+        for command in COMMANDS + subforms:
+            flags = flags_in_help(*((command,) if isinstance(command, str) else command)) - flags_in_help()
+            command = command if isinstance(command, str) else command[0]
             man = read("man", f"wappa-{command}.1")
             for flag in flags:
                 self.assertIn(flag.replace("-", r"\-"), man, f"{flag} missing from man/wappa-{command}.1")

@@ -1,0 +1,282 @@
+// wappa enqueue: queue outbound messages from a shell, one sub-form per kind or NDJSON jobs.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <fstream>
+#include <map>
+#include <iostream>
+
+#include "common.hpp"
+#include "wappa/core/exit_codes.hpp"
+#include "wappa/core/json.hpp"
+#include "wappa/queue/outbound_queue.hpp"
+#include "wappa/redis/client.hpp"
+#include "wappa/service/outbound_jobs.hpp"
+
+namespace wappa::app {
+namespace {
+
+struct EnqueueOptions {
+    std::string json_file;        // --json FILE or -
+    bool skip_invalid = false;
+    // Sub-form fields, turned into one job.
+    std::string kind;
+    std::string tenant, to, message_id, reply_to;
+    std::string text;
+    bool preview_url = false;
+    std::string template_name, language = "en_US", components;
+    std::string media_type, url, media_id, caption, filename;
+    std::string body, header, footer, button_text, sections;
+    std::vector<std::string> buttons;   // "id:title"
+    double latitude = 0, longitude = 0;
+    std::string name, address;
+    std::string target, emoji;
+    bool typing = false;
+};
+
+void field(std::string& out, const char* key, const std::string& value) {
+    if (value.empty()) return;
+    out += ',';
+    json::append_string(out, key);
+    out += ':';
+    json::append_string(out, value);
+}
+
+// The sub-form's flags as one job in the JSON form that --json takes.
+std::string job_from_flags(const EnqueueOptions& o) {
+    static const std::map<std::string, std::string> types{
+        {"text", "text_message"},         {"template", "template_message"}, {"media", "media_message"},
+        {"buttons", "interactive_buttons"}, {"list", "interactive_list"},   {"location", "location_message"},
+        {"reaction", "reaction_message"}, {"read", "mark_as_read"}};
+    std::string j = "{\"type\":" + json::quote(types.at(o.kind));
+    field(j, "tenant", o.tenant);
+    field(j, "to_number", o.to);
+    field(j, "message_id", o.message_id);
+    field(j, "reply_to", o.reply_to);
+    field(j, "text", o.text);
+    if (o.preview_url) j += ",\"preview_url\":true";
+    if (o.kind == "template") {
+        field(j, "template_name", o.template_name);
+        field(j, "language_code", o.language);
+        if (!o.components.empty()) j += ",\"components\":" + o.components;
+    }
+    field(j, "media_type", o.media_type);
+    field(j, "media_url", o.url);
+    field(j, "media_id", o.media_id);
+    field(j, "caption", o.caption);
+    field(j, "filename", o.filename);
+    field(j, "body_text", o.body);
+    field(j, "header", o.header);
+    field(j, "footer", o.footer);
+    field(j, "button_text", o.button_text);
+    if (!o.sections.empty()) j += ",\"sections\":" + o.sections;
+    if (!o.buttons.empty()) {
+        j += ",\"buttons\":[";
+        for (std::size_t i = 0; i < o.buttons.size(); ++i) {
+            const auto colon = o.buttons[i].find(':');
+            const auto id = colon == std::string::npos ? o.buttons[i] : o.buttons[i].substr(0, colon);
+            const auto title = colon == std::string::npos ? o.buttons[i] : o.buttons[i].substr(colon + 1);
+            j += (i ? "," : "") + std::string("{\"id\":") + json::quote(id) + ",\"title\":" + json::quote(title) + "}";
+        }
+        j += "]";
+    }
+    if (o.kind == "location") j += ",\"latitude\":" + std::to_string(o.latitude) + ",\"longitude\":" + std::to_string(o.longitude);
+    field(j, "name", o.name);
+    field(j, "address", o.address);
+    field(j, "target_message_id", o.target);
+    if (o.kind == "reaction") j += ",\"emoji\":" + json::quote(o.emoji);
+    if (o.typing) j += ",\"typing\":true";
+    return j + "}";
+}
+
+struct Line {
+    std::size_t number;
+    std::string text;
+};
+
+// NDJSON, or one JSON document spread over several lines.
+std::vector<Line> read_jobs(std::istream& in) {
+    std::vector<Line> lines;
+    std::string text;
+    for (std::size_t n = 1; std::getline(in, text); ++n) {
+        if (text.find_first_not_of(" \t\r") != std::string::npos) lines.push_back({n, text});
+    }
+    const auto json_syntax_error = [](const std::string& text) {
+        auto parsed = whatsapp::parse_job(text);
+        const auto* error = std::get_if<whatsapp::JobError>(&parsed);
+        return error != nullptr && error->message.starts_with("invalid JSON");
+    };
+    if (lines.size() > 1 && json_syntax_error(lines.front().text)) {
+        std::string whole;
+        for (const auto& l : lines) whole += l.text + "\n";
+        if (!json_syntax_error(whole)) return {{lines.front().number, whole}};
+    }
+    return lines;
+}
+
+int run_enqueue(const GlobalOptions& global, const EnqueueOptions& o) {
+    auto config = load_config_or_report(global);
+    if (!config) return exit_code::config;
+
+    std::vector<Line> lines;
+    const bool from_json = !o.json_file.empty();
+    if (from_json) {
+        if (o.json_file == "-") {
+            lines = read_jobs(std::cin);
+        } else {
+            std::ifstream in(o.json_file);
+            if (!in) {
+                std::cerr << "wappa enqueue: cannot read " << o.json_file << "\n";
+                return exit_code::data_error;
+            }
+            lines = read_jobs(in);
+        }
+    } else {
+        lines.push_back({0, job_from_flags(o)});
+    }
+
+    // Every job is validated before anything is queued.
+    std::vector<queue::EnqueueRequest> requests;
+    std::size_t invalid = 0;
+    for (const auto& line : lines) {
+        auto parsed = whatsapp::parse_job(line.text);
+        std::variant<queue::EnqueueRequest, whatsapp::JobError> made =
+            std::holds_alternative<whatsapp::JobError>(parsed)
+                ? std::variant<queue::EnqueueRequest, whatsapp::JobError>(std::get<whatsapp::JobError>(parsed))
+                : service::make_enqueue_request(*config, std::get<whatsapp::OutboundJob>(std::move(parsed)));
+        if (const auto* error = std::get_if<whatsapp::JobError>(&made)) {
+            ++invalid;
+            const auto where = from_json ? o.json_file + ":" + std::to_string(line.number) + ": " : std::string{};
+            std::cerr << "wappa enqueue: " << where << "invalid job: " << error->describe() << "\n";
+            continue;
+        }
+        requests.push_back(std::get<queue::EnqueueRequest>(std::move(made)));
+    }
+    if (invalid > 0 && !o.skip_invalid) {
+        std::cerr << "wappa enqueue: nothing queued (" << invalid << " invalid job(s); --skip-invalid queues the valid ones)\n";
+        return exit_code::data_error;
+    }
+
+    net::io_context io;
+    redis::Client client(io.get_executor(), redis_settings(*config, "redis"));
+    client.start();
+    queue::OutboundQueue outbound(client, {config->redis.key_prefix});
+    auto work = [&]() -> Task<Result<std::vector<queue::EnqueueResult>>> {
+        auto connected = co_await client.wait_connected(config->redis.connect_timeout);
+        if (!connected) {
+            client.stop();
+            co_return connected.error();
+        }
+        std::vector<queue::EnqueueResult> all;
+        constexpr std::size_t batch = 1000;
+        for (std::size_t i = 0; i < requests.size(); i += batch) {
+            const std::vector<queue::EnqueueRequest> slice(requests.begin() + static_cast<long>(i),
+                                                           requests.begin() + static_cast<long>(std::min(requests.size(), i + batch)));
+            auto results = co_await outbound.enqueue(slice);
+            if (!results) {
+                client.stop();
+                co_return results.error();
+            }
+            all.insert(all.end(), results->begin(), results->end());
+        }
+        client.stop();
+        co_return all;
+    };
+    auto future = net::co_spawn(io, work(), net::use_future);
+    io.run();
+    auto results = future.get();
+    if (!results) {
+        std::cerr << "wappa enqueue: " << results.error().message << " (nothing more was queued)\n";
+        return exit_code::unavailable;
+    }
+    int code = exit_code::ok;
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+        const auto& r = results.value()[i];
+        const char* outcome = r.outcome == queue::EnqueueOutcome::queued ? "queued"
+                              : r.outcome == queue::EnqueueOutcome::exists ? "exists" : "conflict";
+        if (r.outcome == queue::EnqueueOutcome::conflict) {
+            std::cerr << "wappa enqueue: message_id " << requests[i].message_id
+                      << " already exists with a different body (status " << r.status << ")\n";
+            code = exit_code::data_error;
+        }
+        if (from_json) {
+            std::cout << "{\"message_id\":" << json::quote(requests[i].message_id) << ",\"outcome\":\"" << outcome
+                      << "\",\"status\":" << json::quote(r.status) << "}\n";
+        } else {
+            std::cout << requests[i].message_id << "\n";
+        }
+    }
+    return code;
+}
+
+}  // namespace
+
+Command setup_enqueue(CLI::App& app, const GlobalOptions& global) {
+    auto o = std::make_shared<EnqueueOptions>();
+    auto* cmd = app.add_subcommand("enqueue", "Queue outbound messages: one sub-form per kind, or JSON jobs");
+    cmd->add_option("--json", o->json_file, "Read one JSON job or NDJSON (one job per line) from FILE, or - for stdin");
+    cmd->add_flag("--skip-invalid", o->skip_invalid, "Queue the valid jobs even if some are invalid");
+    cmd->require_subcommand(0, 1);
+    const auto common = [&](CLI::App* sub) {
+        sub->add_option("--tenant", o->tenant, "Tenant id")->required();
+        sub->add_option("--message-id", o->message_id, "Idempotency key (generated when absent)");
+    };
+    const auto to = [&](CLI::App* sub) {
+        sub->add_option("--to", o->to, "Recipient, E.164 with or without +")->required();
+        sub->add_option("--reply-to", o->reply_to, "wamid of the message this one quotes");
+    };
+    auto* text = cmd->add_subcommand("text", "A text message");
+    common(text), to(text);
+    text->add_option("--text", o->text, "The text")->required();
+    text->add_flag("--preview-url", o->preview_url, "Render a preview of the first URL");
+    auto* tmpl = cmd->add_subcommand("template", "An approved template");
+    common(tmpl), to(tmpl);
+    tmpl->add_option("--name", o->template_name, "Template name")->required();
+    tmpl->add_option("--language", o->language, "Language code (default en_US)");
+    tmpl->add_option("--components", o->components, "Components as a JSON array");
+    auto* media = cmd->add_subcommand("media", "An image, video, audio, document or sticker");
+    common(media), to(media);
+    media->add_option("--media-type", o->media_type, "image|video|audio|document|sticker")->required();
+    media->add_option("--url", o->url, "Public URL of the media");
+    media->add_option("--media-id", o->media_id, "Uploaded media id");
+    media->add_option("--caption", o->caption, "Caption (image, video, document)");
+    media->add_option("--filename", o->filename, "File name (document)");
+    auto* buttons = cmd->add_subcommand("buttons", "Interactive reply buttons");
+    common(buttons), to(buttons);
+    buttons->add_option("--body", o->body, "Body text")->required();
+    buttons->add_option("--button", o->buttons, "A button as id:title (1 to 3)")->required();
+    buttons->add_option("--header", o->header, "Header text");
+    buttons->add_option("--footer", o->footer, "Footer text");
+    auto* list = cmd->add_subcommand("list", "Interactive list");
+    common(list), to(list);
+    list->add_option("--body", o->body, "Body text")->required();
+    list->add_option("--button-text", o->button_text, "Label of the list button")->required();
+    list->add_option("--sections", o->sections, "Sections as a JSON array")->required();
+    list->add_option("--header", o->header, "Header text");
+    list->add_option("--footer", o->footer, "Footer text");
+    auto* location = cmd->add_subcommand("location", "A location pin");
+    common(location), to(location);
+    location->add_option("--latitude", o->latitude, "Latitude")->required();
+    location->add_option("--longitude", o->longitude, "Longitude")->required();
+    location->add_option("--name", o->name, "Place name");
+    location->add_option("--address", o->address, "Address");
+    auto* reaction = cmd->add_subcommand("reaction", "React to a message");
+    common(reaction), to(reaction);
+    reaction->add_option("--target", o->target, "wamid of the message reacted to")->required();
+    reaction->add_option("--emoji", o->emoji, "The emoji (empty removes the reaction)");
+    auto* read = cmd->add_subcommand("read", "Mark a message as read");
+    common(read);
+    read->add_option("--target", o->target, "wamid of the message read")->required();
+    read->add_flag("--typing", o->typing, "Also show the typing indicator");
+    for (auto* sub : {text, tmpl, media, buttons, list, location, reaction, read}) {
+        sub->final_callback([o, sub] { o->kind = sub->get_name(); });
+    }
+    cmd->final_callback([o, cmd] {
+        if (o->kind.empty() && o->json_file.empty()) throw CLI::RequiredError("a sub-form (text, template, ...) or --json");
+        if (!o->kind.empty() && !o->json_file.empty()) throw CLI::ExcludesError("--json", "a sub-form");
+    });
+    return {cmd, [&global, o] { return run_enqueue(global, *o); }};
+}
+
+}  // namespace wappa::app

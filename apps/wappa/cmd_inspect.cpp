@@ -1,0 +1,86 @@
+// wappa inspect MESSAGE_ID: one outbound message's state and history.
+#include <rapidjson/document.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <iostream>
+
+#include "common.hpp"
+#include "wappa/core/exit_codes.hpp"
+#include "wappa/queue/outbound_queue.hpp"
+#include "wappa/redis/client.hpp"
+
+namespace wappa::app {
+namespace {
+
+struct InspectOptions {
+    std::string message_id;
+    bool json = false;
+};
+
+std::string text_of(const rapidjson::Value& v) {
+    if (v.IsString()) return v.GetString();
+    if (v.IsInt64()) return std::to_string(v.GetInt64());
+    if (v.IsDouble()) return std::to_string(v.GetDouble());
+    return {};
+}
+
+int run_inspect(const GlobalOptions& global, const InspectOptions& o) {
+    auto config = load_config_or_report(global);
+    if (!config) return exit_code::config;
+    net::io_context io;
+    redis::Client client(io.get_executor(), redis_settings(*config, "redis"));
+    client.start();
+    queue::OutboundQueue outbound(client, {config->redis.key_prefix});
+    auto work = [&]() -> Task<Result<std::optional<std::string>>> {
+        auto connected = co_await client.wait_connected(config->redis.connect_timeout);
+        if (!connected) {
+            client.stop();
+            co_return connected.error();
+        }
+        auto state = co_await outbound.inspect(o.message_id);
+        client.stop();
+        co_return state;
+    };
+    auto future = net::co_spawn(io, work(), net::use_future);
+    io.run();
+    auto state = future.get();
+    if (!state) {
+        std::cerr << "wappa inspect: " << state.error().message << "\n";
+        return exit_code::unavailable;
+    }
+    if (!state.value()) {
+        std::cerr << "wappa inspect: no message with id " << o.message_id << "\n";
+        return exit_code::failure;
+    }
+    if (o.json) {
+        std::cout << *state.value() << "\n";
+        return exit_code::ok;
+    }
+    rapidjson::Document doc;
+    doc.Parse(state.value()->c_str());
+    for (const char* key : {"id", "tenant", "type", "to", "status", "attempts", "wamid", "last_error_code", "last_error"}) {
+        if (doc.HasMember(key)) std::cout << key << ": " << text_of(doc[key]) << "\n";
+    }
+    std::cout << "history:\n";
+    for (const auto& h : doc["history"].GetArray()) {
+        std::cout << " ";
+        for (const auto& m : h.GetObject()) std::cout << " " << m.name.GetString() << "=" << text_of(m.value);
+        std::cout << "\n";
+    }
+    return exit_code::ok;
+}
+
+}  // namespace
+
+Command setup_inspect(CLI::App& app, const GlobalOptions& global) {
+    auto o = std::make_shared<InspectOptions>();
+    auto* cmd = app.add_subcommand("inspect", "Show one outbound message's state and history");
+    cmd->add_option("message_id", o->message_id, "The message id")->required();
+    cmd->add_flag("--json", o->json, "JSON output");
+    return {cmd, [&global, o] { return run_inspect(global, *o); }};
+}
+
+}  // namespace wappa::app

@@ -1,0 +1,44 @@
+#pragma once
+// Sending one request to the Graph API's /{phone_number_id}/messages edge, and what its answer
+// means for the queue (SPEC.md §9): sent, retry later, back off without spending an attempt, or
+// fail for good.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "wappa/config/units.hpp"
+#include "wappa/core/asio.hpp"
+
+namespace wappa::graph {
+
+struct SendOutcome {
+    enum class Kind { sent, transient, rate_limited, permanent };
+    Kind kind = Kind::transient;
+    std::string wamid;
+    std::int64_t code = 0;            // Graph error code; HTTP status when there is none
+    std::string error;
+    config::Duration retry_after{0};  // from Retry-After, when the server sent one
+};
+
+// Maps an HTTP answer to an outcome by Graph error code (the HTTP status is only a hint).
+SendOutcome classify(int http_status, std::string_view body, config::Duration retry_after);
+
+class Transport {
+public:
+    virtual ~Transport() = default;
+    virtual Task<SendOutcome> send(const std::string& phone_number_id, const std::string& access_token,
+                                   const std::string& body) = 0;
+};
+
+struct TransportSettings {
+    std::string base_url = "sandbox";   // "sandbox", or http://127.0.0.1:PORT (tests)
+    std::string api_version = "v23.0";
+    config::Duration timeout{15'000};
+    config::Duration sandbox_latency{0};
+};
+
+// "sandbox" answers like Meta and sends nothing; http:// talks to a loopback server (tests).
+// The error names what is not supported.
+std::unique_ptr<Transport> make_transport(net::any_io_executor executor, const TransportSettings& settings, std::string& error);
+
+}  // namespace wappa::graph

@@ -1,0 +1,289 @@
+#include "wappa/queue/outbound_queue.hpp"
+
+#include "wappa/core/json.hpp"
+#include "wappa/redis/client.hpp"
+#include "wappa/redis/script.hpp"
+
+namespace wappa::queue {
+namespace {
+
+// Shared by every script: the server's clock in ms, key names, the history log.
+constexpr const char* prelude = R"lua(
+local P = ARGV[1]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function hist(id, entry)
+  entry.at = now
+  redis.call('RPUSH', P .. 'hist:' .. id, cjson.encode(entry))
+end
+local function wake(pn, at)
+  local tat = tonumber(redis.call('HGET', P .. 'rate_tat', pn) or '0')
+  redis.call('ZADD', KEYS[1], 'LT', math.max(at, tat), pn)
+end
+local function owned(mk, token)
+  local f = redis.call('HMGET', mk, 'token', 'status')
+  return f[1] == token and f[2] == 'sending'
+end
+)lua";
+
+// ARGV: prefix, id, tenant, pnid, to, type, job, body, rate interval ms, pair interval ms, burst
+const redis::Script enqueue_script(std::string(prelude) + R"lua(
+local id = ARGV[2]
+local mk = P .. 'msg:' .. id
+local existing = redis.call('HMGET', mk, 'job', 'status')
+if existing[1] then
+  if existing[1] == ARGV[7] then return {'exists', existing[2]} end
+  return {'conflict', existing[2]}
+end
+local pn, to = ARGV[4], ARGV[5]
+-- Pair limit (GCRA), planned now: a throttled recipient's messages wait in order, alone.
+local pk = P .. 'pair:' .. pn .. ':' .. to
+local interval, burst = tonumber(ARGV[10]), tonumber(ARGV[11])
+local pair = redis.call('HMGET', pk, 'tat', 'last')
+local tat, last = tonumber(pair[1] or '0'), tonumber(pair[2] or '0')
+local at = math.max(now, tat - (burst - 1) * interval, last + 0.001)
+redis.call('HSET', pk, 'tat', math.max(tat, at) + interval, 'last', at)
+redis.call('PEXPIRE', pk, math.floor(math.max(tat, at) + interval - now) + 60000)
+redis.call('HSET', mk, 'id', id, 'tenant', ARGV[3], 'phone_number_id', pn, 'to', to, 'type', ARGV[6],
+  'job', ARGV[7], 'body', ARGV[8], 'status', 'queued', 'attempts', 0, 'created_at', now,
+  'updated_at', now, 'not_before', math.floor(at))
+hist(id, {event = 'queued'})
+redis.call('ZADD', P .. 'ready:' .. pn, at, id)
+redis.call('HSET', P .. 'interval', pn, ARGV[9])
+wake(pn, at)
+return {'queued', 'queued'}
+)lua");
+
+// ARGV: prefix, max, lease ms, retry ambiguous (0/1)
+const redis::Script claim_script(std::string(prelude) + R"lua(
+local max, lease = tonumber(ARGV[2]), tonumber(ARGV[3])
+-- Leases that ran out: the worker died or hung, maybe after the request left.
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'inflight', '-inf', now, 'LIMIT', 0, 100)) do
+  redis.call('ZREM', P .. 'inflight', id)
+  local mk = P .. 'msg:' .. id
+  if redis.call('HGET', mk, 'status') == 'sending' then
+    if ARGV[4] == '1' then
+      local pn = redis.call('HGET', mk, 'phone_number_id')
+      redis.call('HSET', mk, 'status', 'queued', 'token', '', 'updated_at', now)
+      redis.call('ZADD', P .. 'ready:' .. pn, now, id)
+      wake(pn, now)
+      hist(id, {event = 'lease_expired', action = 'retry'})
+    else
+      redis.call('HSET', mk, 'status', 'failed', 'token', '', 'last_error_code', -1,
+        'last_error', 'outcome unknown: the lease expired while sending', 'updated_at', now)
+      redis.call('ZADD', P .. 'failed', now, id)
+      hist(id, {event = 'lease_expired', action = 'failed', error = 'outcome unknown'})
+    end
+  end
+end
+local out = {}
+local rounds = 0
+while #out < max and rounds < max * 4 do
+  rounds = rounds + 1
+  local s = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 1)
+  if #s == 0 then break end
+  local pn = s[1]
+  local ready = P .. 'ready:' .. pn
+  local first = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
+  if #first == 0 then
+    redis.call('ZREM', KEYS[1], pn)
+  elseif tonumber(first[2]) > now then
+    redis.call('ZADD', KEYS[1], math.max(tonumber(first[2]), tonumber(redis.call('HGET', P .. 'rate_tat', pn) or '0')), pn)
+  else
+    local id = first[1]
+    redis.call('ZREM', ready, id)
+    local interval = tonumber(redis.call('HGET', P .. 'interval', pn) or '0')
+    local tat = math.max(tonumber(redis.call('HGET', P .. 'rate_tat', pn) or '0'), now) + interval
+    redis.call('HSET', P .. 'rate_tat', pn, tat)
+    local nxt = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
+    if #nxt == 0 then redis.call('ZREM', KEYS[1], pn) else redis.call('ZADD', KEYS[1], math.max(tat, tonumber(nxt[2])), pn) end
+    local mk = P .. 'msg:' .. id
+    local token = tostring(redis.call('INCR', P .. 'token'))
+    local attempts = redis.call('HINCRBY', mk, 'attempts', 1)
+    redis.call('HSET', mk, 'status', 'sending', 'token', token, 'updated_at', now)
+    redis.call('ZADD', P .. 'inflight', now + lease, id)
+    hist(id, {event = 'claimed', attempt = attempts})
+    local f = redis.call('HMGET', mk, 'tenant', 'body')
+    table.insert(out, {id, token, f[1], pn, f[2], attempts})
+  end
+end
+return out
+)lua");
+
+// ARGV: prefix, id, token, wamid
+const redis::Script sent_script(std::string(prelude) + R"lua(
+local id, mk = ARGV[2], P .. 'msg:' .. ARGV[2]
+if not owned(mk, ARGV[3]) then return 0 end
+redis.call('HSET', mk, 'status', 'sent', 'wamid', ARGV[4], 'token', '', 'updated_at', now, 'sent_at', now)
+redis.call('ZREM', P .. 'inflight', id)
+redis.call('SET', P .. 'wamid:' .. ARGV[4], id, 'EX', 604800)
+hist(id, {event = 'sent', wamid = ARGV[4]})
+return 1
+)lua");
+
+// ARGV: prefix, id, token, code, error, delay ms, spend attempt (0/1), max attempts
+const redis::Script retry_script(std::string(prelude) + R"lua(
+local id, mk = ARGV[2], P .. 'msg:' .. ARGV[2]
+if not owned(mk, ARGV[3]) then return 0 end
+redis.call('ZREM', P .. 'inflight', id)
+local attempts = tonumber(redis.call('HGET', mk, 'attempts'))
+if ARGV[7] == '0' then attempts = redis.call('HINCRBY', mk, 'attempts', -1) end
+if ARGV[7] == '1' and attempts >= tonumber(ARGV[8]) then
+  redis.call('HSET', mk, 'status', 'failed', 'token', '', 'last_error_code', ARGV[4], 'last_error',
+    'attempts exhausted: ' .. ARGV[5], 'updated_at', now)
+  redis.call('ZADD', P .. 'failed', now, id)
+  hist(id, {event = 'failed', code = tonumber(ARGV[4]), error = ARGV[5], reason = 'attempts exhausted'})
+  return 1
+end
+local at = now + tonumber(ARGV[6])
+local pn = redis.call('HGET', mk, 'phone_number_id')
+redis.call('HSET', mk, 'status', 'queued', 'token', '', 'last_error_code', ARGV[4], 'last_error', ARGV[5],
+  'updated_at', now, 'not_before', at)
+redis.call('ZADD', P .. 'ready:' .. pn, at, id)
+wake(pn, at)
+hist(id, {event = ARGV[7] == '1' and 'retry' or 'deferred', code = tonumber(ARGV[4]), error = ARGV[5], delay_ms = tonumber(ARGV[6])})
+return 1
+)lua");
+
+// ARGV: prefix, id, token, code, error
+const redis::Script fail_script(std::string(prelude) + R"lua(
+local id, mk = ARGV[2], P .. 'msg:' .. ARGV[2]
+if not owned(mk, ARGV[3]) then return 0 end
+redis.call('ZREM', P .. 'inflight', id)
+redis.call('HSET', mk, 'status', 'failed', 'token', '', 'last_error_code', ARGV[4], 'last_error', ARGV[5], 'updated_at', now)
+redis.call('ZADD', P .. 'failed', now, id)
+hist(id, {event = 'failed', code = tonumber(ARGV[4]), error = ARGV[5]})
+return 1
+)lua");
+
+// Built outside coroutines: GCC 12 cannot put braced lists with literals in a coroutine frame.
+template <class... Args>
+std::vector<std::string> strings(const Args&... args) {
+    return std::vector<std::string>{std::string(args)...};
+}
+
+std::string ms(double v) { return std::to_string(v); }
+
+Task<Result<bool>> run_transition(redis::Client& client, const redis::Script& script, const std::string& senders,
+                                  const std::vector<std::string>& args) {
+    redis::ScriptCall call;
+    call.keys.push_back(senders);
+    for (const auto& a : args) call.args.push_back(a);
+    std::vector<redis::ScriptCall> calls{call};
+    auto replies = co_await redis::run_script(client, script, calls);
+    if (!replies) co_return replies.error();
+    const auto& r = replies->front();
+    if (r.is_error()) co_return Error{"redis refused a queue transition: " + r.str};
+    co_return r.integer == 1;
+}
+
+}  // namespace
+
+OutboundQueue::OutboundQueue(redis::Client& client, OutboundSettings settings)
+    : client_(client), settings_(std::move(settings)), tag_(settings_.prefix + ":{out}:") {}
+
+Task<Result<std::vector<EnqueueResult>>> OutboundQueue::enqueue(const std::vector<EnqueueRequest>& jobs) {
+    const auto senders = tag_ + "senders";
+    std::vector<std::vector<std::string>> storage;
+    storage.reserve(jobs.size());
+    std::vector<redis::ScriptCall> calls;
+    calls.reserve(jobs.size());
+    for (const auto& j : jobs) {
+        auto& args = storage.emplace_back(strings(
+            tag_, j.message_id, j.tenant, j.phone_number_id, j.to_number, j.type, j.job_json, j.graph_body,
+            ms(j.rate_per_number > 0 ? 1000.0 / j.rate_per_number : 0),
+            std::to_string(j.rate_per_recipient > 0 ? 1000.0 / j.rate_per_recipient : 0), std::to_string(j.burst_per_recipient)));
+        redis::ScriptCall call;
+        call.keys.push_back(senders);
+        for (const auto& a : args) call.args.push_back(a);
+        calls.push_back(std::move(call));
+    }
+    auto replies = co_await redis::run_script(client_, enqueue_script, calls);
+    if (!replies) co_return replies.error();
+    std::vector<EnqueueResult> out;
+    for (const auto& r : replies.value()) {
+        if (r.is_error() || r.elements.size() != 2) co_return Error{"redis refused the enqueue: " + r.str};
+        const auto& kind = r.elements[0].str;
+        out.push_back({kind == "queued" ? EnqueueOutcome::queued : kind == "exists" ? EnqueueOutcome::exists : EnqueueOutcome::conflict,
+                       r.elements[1].str});
+    }
+    co_return out;
+}
+
+Task<Result<std::vector<Claim>>> OutboundQueue::claim(std::size_t max) {
+    const auto senders = tag_ + "senders";
+    const auto lease = std::to_string(settings_.lease.count());
+    const auto max_text = std::to_string(max);
+    redis::ScriptCall call;
+    call.keys.push_back(senders);
+    const auto args = strings(tag_, max_text, lease, settings_.retry_ambiguous ? "1" : "0");
+    call.args.assign(args.begin(), args.end());
+    std::vector<redis::ScriptCall> calls{call};
+    auto replies = co_await redis::run_script(client_, claim_script, calls);
+    if (!replies) co_return replies.error();
+    const auto& r = replies->front();
+    if (r.is_error()) co_return Error{"redis refused the claim: " + r.str};
+    std::vector<Claim> out;
+    for (const auto& e : r.elements) {
+        if (e.elements.size() != 6) continue;
+        out.push_back({e.elements[0].str, e.elements[1].str, e.elements[2].str, e.elements[3].str, e.elements[4].str,
+                       e.elements[5].integer});
+    }
+    co_return out;
+}
+
+Task<Result<bool>> OutboundQueue::mark_sent(const Claim& c, const std::string& wamid) {
+    const auto args = strings(tag_, c.message_id, c.token, wamid);
+    co_return co_await run_transition(client_, sent_script, tag_ + "senders", args);
+}
+
+Task<Result<bool>> OutboundQueue::retry(const Claim& c, std::int64_t code, const std::string& error,
+                                        config::Duration retry_after) {
+    // Exponential backoff with full jitter, never sooner than the server asked.
+    const auto exp = std::min<std::int64_t>(settings_.backoff_max.count(),
+                                            settings_.backoff_base.count() << std::min<std::int64_t>(c.attempts - 1, 20));
+    const auto jitter = static_cast<std::int64_t>(static_cast<double>(exp) * (static_cast<double>(std::rand() % 1000) / 1000.0));
+    const auto delay = std::max<std::int64_t>(jitter, retry_after.count());
+    const auto args = strings(tag_, c.message_id, c.token, std::to_string(code), error, std::to_string(delay), "1",
+                              std::to_string(settings_.max_attempts));
+    co_return co_await run_transition(client_, retry_script, tag_ + "senders", args);
+}
+
+Task<Result<bool>> OutboundQueue::defer(const Claim& c, config::Duration delay, std::int64_t code, const std::string& error) {
+    const auto args = strings(tag_, c.message_id, c.token, std::to_string(code), error, std::to_string(delay.count()), "0",
+                              std::to_string(settings_.max_attempts));
+    co_return co_await run_transition(client_, retry_script, tag_ + "senders", args);
+}
+
+Task<Result<bool>> OutboundQueue::fail(const Claim& c, std::int64_t code, const std::string& error) {
+    const auto args = strings(tag_, c.message_id, c.token, std::to_string(code), error);
+    co_return co_await run_transition(client_, fail_script, tag_ + "senders", args);
+}
+
+Task<Result<std::optional<std::string>>> OutboundQueue::inspect(const std::string& message_id) {
+    std::vector<redis::Command> commands;
+    commands.emplace_back("HGETALL", tag_ + "msg:" + message_id);
+    commands.emplace_back("LRANGE", tag_ + "hist:" + message_id, std::string("0"), std::string("-1"));
+    auto replies = co_await client_.exec(commands);
+    if (!replies) co_return replies.error();
+    const auto& fields = replies->at(0).elements;
+    if (fields.empty()) co_return std::optional<std::string>{};
+    std::string out = "{";
+    for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
+        if (fields[i].str == "token") continue;
+        if (out.size() > 1) out += ',';
+        json::append_string(out, fields[i].str);
+        out += ':';
+        const bool raw_json = fields[i].str == "job" || fields[i].str == "body";
+        const bool number = fields[i].str == "attempts" || fields[i].str.ends_with("_at") || fields[i].str == "not_before";
+        if (raw_json || (number && !fields[i + 1].str.empty())) out += fields[i + 1].str;
+        else json::append_string(out, fields[i + 1].str);
+    }
+    out += ",\"history\":[";
+    const auto& history = replies->at(1).elements;
+    for (std::size_t i = 0; i < history.size(); ++i) out += (i ? "," : "") + history[i].str;
+    out += "]}";
+    co_return std::optional<std::string>(std::move(out));
+}
+
+}  // namespace wappa::queue

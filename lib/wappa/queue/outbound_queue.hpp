@@ -1,0 +1,90 @@
+#pragma once
+// The outbound queue engine on Redis. All keys share the hash tag {out} (one slot: the scripts
+// touch several keys and stay valid on Redis Cluster). Per message: a hash with its state and
+// request body, and a list with its history. Scheduling:
+//   ready:<phone_number_id>  sorted set of message ids scored by not-before time (ms), so that
+//                            retries, scheduled sends and pair-limit slots are one mechanism;
+//   senders                  sorted set of phone_number_ids scored by the time each may send
+//                            next (GCRA: 1/rate apart), which is also the round robin;
+//   inflight                 sorted set of claimed ids scored by lease expiry; each claim gets
+//                            a fencing token that ack/retry/fail must present;
+//   failed                   sorted set of failed ids scored by failure time.
+// Every transition is one Lua script, using the server's clock.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "wappa/config/units.hpp"
+#include "wappa/core/asio.hpp"
+#include "wappa/core/result.hpp"
+
+namespace wappa::redis {
+class Client;
+}
+
+namespace wappa::queue {
+
+struct EnqueueRequest {
+    std::string message_id;
+    std::string tenant;
+    std::string phone_number_id;
+    std::string to_number;
+    std::string type;
+    std::string job_json;        // the job as accepted (for conflict detection and inspect)
+    std::string graph_body;      // what the worker POSTs
+    double rate_per_number = 80;
+    double rate_per_recipient = 1.0 / 6.0;
+    std::int64_t burst_per_recipient = 1;
+};
+
+enum class EnqueueOutcome { queued, exists, conflict };
+
+struct EnqueueResult {
+    EnqueueOutcome outcome = EnqueueOutcome::queued;
+    std::string status;          // the existing message's status when it exists
+};
+
+struct Claim {
+    std::string message_id;
+    std::string token;
+    std::string tenant;
+    std::string phone_number_id;
+    std::string graph_body;
+    std::int64_t attempts = 0;   // including this one
+};
+
+struct OutboundSettings {
+    std::string prefix = "wappa";
+    config::Duration lease{60'000};
+    std::int64_t max_attempts = 5;
+    config::Duration backoff_base{1'000};
+    config::Duration backoff_max{300'000};
+    bool retry_ambiguous = false;   // [outbound] on_ambiguous = "retry"
+};
+
+class OutboundQueue {
+public:
+    OutboundQueue(redis::Client& client, OutboundSettings settings);
+
+    // Many jobs in one pipeline; one result per job, in order.
+    Task<Result<std::vector<EnqueueResult>>> enqueue(const std::vector<EnqueueRequest>& jobs);
+    // Claims up to `max` messages whose time has come, round robin over senders within their rate.
+    Task<Result<std::vector<Claim>>> claim(std::size_t max);
+    Task<Result<bool>> mark_sent(const Claim& claim, const std::string& wamid);
+    // A transient failure: retried after backoff, or failed once attempts are exhausted.
+    Task<Result<bool>> retry(const Claim& claim, std::int64_t code, const std::string& error, config::Duration retry_after);
+    // Rate limited by Meta: rescheduled after `delay` without spending an attempt.
+    Task<Result<bool>> defer(const Claim& claim, config::Duration delay, std::int64_t code, const std::string& error);
+    Task<Result<bool>> fail(const Claim& claim, std::int64_t code, const std::string& error);
+    // Status webhook for a message we sent (biz_opaque_callback_data = message id).
+    // Returns the message's state: hash fields and history entries as JSON.
+    Task<Result<std::optional<std::string>>> inspect(const std::string& message_id);
+
+private:
+    redis::Client& client_;
+    OutboundSettings settings_;
+    std::string tag_;   // "{prefix}:{out}:"
+};
+
+}  // namespace wappa::queue

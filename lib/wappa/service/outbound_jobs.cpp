@@ -1,0 +1,43 @@
+#include "wappa/service/outbound_jobs.hpp"
+
+#include <random>
+
+namespace wappa::service {
+
+std::string new_message_id() {
+    thread_local std::mt19937_64 random(std::random_device{}());
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (int i = 0; i < 2; ++i) {
+        auto v = random();
+        for (int j = 0; j < 16; ++j, v >>= 4) out += hex[v & 0xf];
+    }
+    return out;
+}
+
+std::variant<queue::EnqueueRequest, whatsapp::JobError> make_enqueue_request(const config::Config& config,
+                                                                             whatsapp::OutboundJob job) {
+    const auto* tenant = config.find_tenant(job.tenant);
+    if (tenant == nullptr) return whatsapp::JobError{"tenant", "'" + job.tenant + "' is not a configured tenant"};
+    if (job.phone_number_id.empty()) job.phone_number_id = tenant->phone_number_id;
+    if (job.message_id.empty()) job.message_id = new_message_id();
+    queue::EnqueueRequest r;
+    r.message_id = job.message_id;
+    r.tenant = job.tenant;
+    r.phone_number_id = job.phone_number_id;
+    r.to_number = job.to_number;
+    r.type = job.type;
+    r.graph_body = whatsapp::build_graph_body(job, job.message_id);
+    // The stored job is the request body itself: the same job enqueued twice compares equal.
+    r.job_json = r.graph_body;
+    r.rate_per_number = tenant->rate_per_number.value_or(config.outbound.rate_per_number).per_second;
+    r.rate_per_recipient = tenant->rate_per_recipient.value_or(config.outbound.rate_per_recipient).per_second;
+    r.burst_per_recipient = tenant->burst_per_recipient.value_or(config.outbound.burst_per_recipient);
+    if (job.type == "mark_as_read") {
+        r.rate_per_recipient = 0;   // not a message to the user: no pair limit
+        r.to_number = "read";
+    }
+    return r;
+}
+
+}  // namespace wappa::service

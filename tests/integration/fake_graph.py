@@ -1,0 +1,62 @@
+"""A fake Graph API on loopback: records every send and answers as scripted (fault injection)."""
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class FakeGraph:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.requests = []          # (path, authorization, body dict)
+        self.script = {}            # recipient -> list of (status, body, headers) answered in turn
+        self.counter = 0
+        graph = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length))
+                with graph.lock:
+                    graph.requests.append((self.path, self.headers.get("Authorization"), body))
+                    graph.counter += 1
+                    answers = graph.script.get(body.get("to") or body.get("message_id"), [])
+                    answer = answers.pop(0) if answers else None
+                    n = graph.counter
+                if answer is None:
+                    if body.get("status") == "read":
+                        answer = (200, {"success": True}, {})
+                    else:
+                        answer = (200, {"messaging_product": "whatsapp",
+                                        "contacts": [{"input": body["to"], "wa_id": body["to"]}],
+                                        "messages": [{"id": f"wamid.FAKE{n}", "message_status": "accepted"}]}, {})
+                status, payload, headers = answer
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def sent_ids(self):
+        with self.lock:
+            return [b.get("biz_opaque_callback_data") for _, _, b in self.requests]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def graph_error(code, message="error", http=400):
+    return (http, {"error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "X"}}, {})

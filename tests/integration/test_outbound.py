@@ -1,0 +1,174 @@
+"""Outbound: `wappa enqueue` → queue → `wappa worker` → (fake) Graph API (INTERFACE.md §1, §5)."""
+import json
+import os
+import subprocess
+import tempfile
+import time
+import unittest
+from collections import Counter
+
+from fake_graph import FakeGraph, graph_error
+from harness import WAPPA, Redis, free_port, run, wait_until, write_config
+
+TENANTS = {"acme": "106540352242922", "beta": "110011223344556"}
+
+
+class OutboundTest(unittest.TestCase):
+    def setUp(self):
+        self.redis = Redis()
+        self.graph = FakeGraph()
+        self.dir = tempfile.TemporaryDirectory()
+        self.config = write_config(self.dir.name, self.redis.url, free_port(), extra=f"""
+[graph]
+base_url = "http://127.0.0.1:{self.graph.port}"
+
+[outbound]
+rate_per_number = 100000
+rate_per_recipient = 100000
+backoff_base = "20ms"
+backoff_max = "100ms"
+max_attempts = 3
+""")
+        self.workers = []
+
+    def tearDown(self):
+        for w in self.workers:
+            if w.poll() is None:
+                w.kill()
+                w.wait()
+        self.graph.stop()
+        self.redis.stop()
+        self.dir.cleanup()
+
+    def worker(self, *args):
+        proc = subprocess.Popen([WAPPA, "-c", self.config, "worker", "--role", "outbound", *args],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.workers.append(proc)
+        return proc
+
+    def enqueue_json(self, jobs, *args):
+        text = "".join(json.dumps(j) + "\n" for j in jobs)
+        return run("-c", self.config, "enqueue", "--json", "-", *args, input=text, timeout=60)
+
+    def inspect(self, message_id):
+        r = run("-c", self.config, "inspect", message_id, "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def test_every_message_is_sent_exactly_once(self):
+        jobs = []
+        for i in range(300):
+            tenant = "acme" if i % 2 else "beta"
+            jobs.append({"type": "text_message", "tenant": tenant, "to_number": f"+1650555{i:04d}",
+                         "text": f"message {i}", "message_id": f"m{i}"})
+        r = self.enqueue_json(jobs)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(r.stdout.splitlines()), 300)
+        self.worker("--concurrency", "16")
+        wait_until(lambda: len(self.graph.requests) >= 300, timeout=60, what="300 sends")
+        time.sleep(0.5)
+        counts = Counter(self.graph.sent_ids())
+        self.assertEqual(len(counts), 300)
+        self.assertEqual(max(counts.values()), 1)
+        path, auth, body = self.graph.requests[0]
+        self.assertRegex(path, r"^/v23\.0/(106540352242922|110011223344556)/messages$")
+        self.assertEqual(body["messaging_product"], "whatsapp")
+        self.assertEqual(body["type"], "text")
+        wait_until(lambda: self.inspect("m7")["status"] == "sent", what="m7 recorded as sent")
+        state = self.inspect("m7")
+        self.assertTrue(state["wamid"].startswith("wamid.FAKE"))
+        self.assertEqual(state["attempts"], 1)
+
+    def test_permanent_transient_and_rate_limited_answers(self):
+        self.graph.script = {
+            "16505550001": [graph_error(131026, "Message undeliverable")],
+            "16505550002": [(500, {"error": {"message": "oops", "code": 2, "is_transient": True}}, {})],
+            "16505550003": [graph_error(130429, "Rate limit hit", http=429)] * 2,
+            "16505550004": [graph_error(131000, "Something went wrong", http=500)] * 5,
+        }
+        jobs = [{"type": "text_message", "tenant": "acme", "to_number": f"1650555000{i}", "text": "hi",
+                 "message_id": f"f{i}"} for i in range(1, 5)]
+        self.assertEqual(self.enqueue_json(jobs).returncode, 0)
+        self.worker()
+        wait_until(lambda: all(self.inspect(f"f{i}")["status"] in ("sent", "failed") for i in range(1, 5)),
+                   timeout=30, what="every message settled")
+        permanent = self.inspect("f1")
+        self.assertEqual(permanent["status"], "failed")
+        self.assertEqual(permanent["last_error_code"], "131026")
+        transient = self.inspect("f2")
+        self.assertEqual((transient["status"], transient["attempts"]), ("sent", 2))
+        limited = self.inspect("f3")
+        self.assertEqual(limited["status"], "sent")
+        self.assertEqual(limited["attempts"], 1, "a rate-limit answer must not spend an attempt")
+        exhausted = self.inspect("f4")
+        self.assertEqual(exhausted["status"], "failed")
+        self.assertIn("attempts exhausted", exhausted["last_error"])
+        self.assertEqual(Counter(self.graph.sent_ids())["f4"], 3)
+
+    def test_enqueue_is_idempotent_and_refuses_conflicts(self):
+        job = {"type": "text_message", "tenant": "acme", "to_number": "16505551234", "text": "once", "message_id": "same"}
+        first = self.enqueue_json([job])
+        again = self.enqueue_json([job])
+        self.assertEqual(json.loads(first.stdout)["outcome"], "queued")
+        self.assertEqual(json.loads(again.stdout)["outcome"], "exists")
+        conflict = self.enqueue_json([dict(job, text="different")])
+        self.assertEqual(conflict.returncode, 65)
+        self.assertIn("different body", conflict.stderr)
+        self.worker()
+        wait_until(lambda: len(self.graph.requests) >= 1, what="the send")
+        time.sleep(0.5)
+        self.assertEqual(self.graph.sent_ids(), ["same"])
+
+    def test_invalid_lines_are_reported_and_nothing_is_queued(self):
+        jobs = [{"type": "text_message", "tenant": "acme", "to_number": "16505551234", "text": "ok"},
+                {"type": "text_message", "tenant": "acme", "to_number": "12", "text": "bad number"},
+                {"type": "text_message", "tenant": "nobody", "to_number": "16505551234", "text": "bad tenant"}]
+        r = self.enqueue_json(jobs)
+        self.assertEqual(r.returncode, 65)
+        self.assertIn("-:2: invalid job: to_number", r.stderr)
+        self.assertIn("-:3: invalid job: tenant", r.stderr)
+        self.assertEqual(self.redis.cli("KEYS", "wappa:{out}:msg:*"), "")
+        r = self.enqueue_json(jobs, "--skip-invalid")
+        self.assertEqual(r.returncode, 0)
+        self.assertEqual(len(r.stdout.splitlines()), 1)
+
+    def test_sub_forms_and_exit_codes(self):
+        r = run("-c", self.config, "enqueue", "text", "--tenant", "acme", "--to", "+16505551234", "--text", "hi")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout.strip(), r"^[0-9a-f]{32}$")
+        r = run("-c", self.config, "enqueue", "buttons", "--tenant", "acme", "--to", "16505551234", "--body", "Pick",
+                "--button", "a:One", "--button", "b:Two")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(run("-c", self.config, "enqueue", "text", "--tenant", "acme").returncode, 64)
+        r = run("-c", self.config, "enqueue", "media", "--tenant", "acme", "--to", "16505551234", "--media-type", "audio",
+                "--media-id", "1", "--caption", "no")
+        self.assertEqual(r.returncode, 65)
+        self.assertIn("caption", r.stderr)
+        self.assertEqual(run("-c", self.config, "inspect", "missing").returncode, 1)
+        self.redis.stop()
+        r = run("-c", self.config, "enqueue", "text", "--tenant", "acme", "--to", "16505551234", "--text", "hi")
+        self.assertEqual(r.returncode, 69)
+
+    def test_pair_limit_spaces_messages_to_one_recipient(self):
+        with open(self.config) as f:
+            text = f.read().replace("rate_per_recipient = 100000", "rate_per_recipient = 2")
+        with open(self.config, "w") as f:
+            f.write(text)
+        jobs = [{"type": "text_message", "tenant": "acme", "to_number": "16505551234", "text": f"n{i}",
+                 "message_id": f"p{i}"} for i in range(3)]
+        self.enqueue_json(jobs)
+        start = time.monotonic()
+        self.worker()
+        wait_until(lambda: len(self.graph.requests) >= 3, timeout=10, what="3 sends")
+        self.assertGreaterEqual(time.monotonic() - start, 0.9, "3 messages at 2/s to one user take about 1 s")
+        self.assertEqual(self.graph.sent_ids(), ["p0", "p1", "p2"])
+
+    def test_sigterm_stops_the_worker_within_grace(self):
+        w = self.worker("--grace", "5")
+        time.sleep(0.5)
+        w.terminate()
+        self.assertEqual(w.wait(timeout=10), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
