@@ -16,6 +16,8 @@
 #include "wappa/http/server.hpp"
 #include "wappa/metrics/metrics.hpp"
 #include "wappa/queue/inbound_queue.hpp"
+#include "wappa/queue/outbound_queue.hpp"
+#include "wappa/service/message_api.hpp"
 #include "wappa/redis/client.hpp"
 #include "wappa/service/serve_metrics.hpp"
 #include "wappa/service/serve_router.hpp"
@@ -36,16 +38,20 @@ struct Loop {
         : redis(io.get_executor(), redis_settings(config, "redis")),
           queue(redis, config.redis.key_prefix, config.server.dedup_ttl),
           intake(config, queue, metrics),
+          outbound(redis, queue::OutboundSettings{config.redis.key_prefix}),
+          messages(config, outbound),
           server(io.get_executor(),
                  http::ServerSettings{std::move(listen), config.server.body_limit.value, config.server.read_timeout,
                                       config.server.write_timeout, true},
-                 service::make_serve_handler({config, intake, redis, metrics, registry}),
+                 service::make_serve_handler({config, intake, messages, redis, metrics, registry}),
                  [&metrics](int status) { metrics.http_requests.inc({"rejected", std::to_string(status)}); }) {}
 
     net::io_context io{1};
     redis::Client redis;
     queue::InboundQueue queue;
     service::WebhookIntake intake;
+    queue::OutboundQueue outbound;
+    service::MessageApi messages;
     http::Server server;
 };
 
@@ -119,25 +125,27 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
         }
     });
 
-    // Redis first: a gateway that cannot queue must not accept webhooks.
+    // Redis first: a gateway that cannot queue must not accept webhooks. Every loop connects
+    // before any socket listens, so no thread answers 503 just because it started late.
     if (auto status = connect_redis(first, config, true); !status && !stopping) {
         std::cerr << "wappa serve: " << status.error().message << " (redis.url)\n";
         return exit_code::unavailable;
     }
-    // Thread 0 binds first so that port 0 resolves to one port shared by every thread.
+    for (int i = 1; i < threads && !stopping; ++i) {
+        auto& loop = *loops.emplace_back(std::make_unique<Loop>(config, listen, metrics, registry));
+        if (auto status = connect_redis(loop, config, false); !status) {
+            spdlog::warn("event loop {} has no redis connection yet (it keeps trying): {}", i, status.error().message);
+        }
+    }
+    // Loop 0 binds first so that port 0 resolves to one port shared by every loop.
     if (auto status = first.server.listen(); !status) {
         std::cerr << "wappa serve: " << status.error().message << "\n";
         return exit_code::unavailable;
     }
     listen.port = first.server.port();
-    for (int i = 1; i < threads; ++i) {
-        auto& loop = *loops.emplace_back(std::make_unique<Loop>(config, listen, metrics, registry));
-        if (auto status = loop.server.listen(); !status) {
+    for (std::size_t i = 1; i < loops.size(); ++i) {
+        if (auto status = loops[i]->server.listen(listen.port); !status) {
             std::cerr << "wappa serve: " << status.error().message << "\n";
-            return exit_code::unavailable;
-        }
-        if (auto status = connect_redis(loop, config, false); !status) {
-            std::cerr << "wappa serve: " << status.error().message << " (redis.url)\n";
             return exit_code::unavailable;
         }
     }

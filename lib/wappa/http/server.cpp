@@ -129,8 +129,9 @@ Server::Server(net::any_io_executor executor, ServerSettings settings, Handler h
 
 Server::~Server() = default;
 
-Status Server::listen() {
-    const auto& address = impl_->settings.listen;
+Status Server::listen(std::optional<std::uint16_t> port) {
+    auto& address = impl_->settings.listen;
+    if (port) address.port = *port;
     const auto where = address.host + ":" + std::to_string(address.port);
     boost::system::error_code ec;
     const auto ip = net::ip::make_address(address.host.empty() ? "0.0.0.0" : address.host, ec);

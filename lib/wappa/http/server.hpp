@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "wappa/config/units.hpp"
 #include "wappa/core/asio.hpp"
@@ -30,8 +31,9 @@ public:
     Server(net::any_io_executor executor, ServerSettings settings, Handler handler, RejectObserver on_reject = {});
     ~Server();
 
-    // Binds and listens; the error names the address.
-    Status listen();
+    // Binds and listens (on `port` instead of the configured one, if given); the error names
+    // the address.
+    Status listen(std::optional<std::uint16_t> port = std::nullopt);
     // The bound port (useful with port 0).
     std::uint16_t port() const;
     void start();

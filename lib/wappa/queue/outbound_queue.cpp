@@ -26,7 +26,8 @@ local function owned(mk, token)
 end
 )lua";
 
-// ARGV: prefix, id, tenant, pnid, to, type, job, body, rate interval ms, pair interval ms, burst
+// ARGV: prefix, id, tenant, pnid, to, type, job, body, rate interval ms, pair interval ms, burst,
+//       notification channel ('' = none), notification payload
 const redis::Script enqueue_script(std::string(prelude) + R"lua(
 local id = ARGV[2]
 local mk = P .. 'msg:' .. id
@@ -51,6 +52,7 @@ hist(id, {event = 'queued'})
 redis.call('ZADD', P .. 'ready:' .. pn, at, id)
 redis.call('HSET', P .. 'interval', pn, ARGV[9])
 wake(pn, at)
+if ARGV[12] ~= '' then redis.call('PUBLISH', ARGV[12], ARGV[13]) end
 return {'queued', 'queued'}
 )lua");
 
@@ -192,7 +194,8 @@ Task<Result<std::vector<EnqueueResult>>> OutboundQueue::enqueue(const std::vecto
         auto& args = storage.emplace_back(strings(
             tag_, j.message_id, j.tenant, j.phone_number_id, j.to_number, j.type, j.job_json, j.graph_body,
             ms(j.rate_per_number > 0 ? 1000.0 / j.rate_per_number : 0),
-            std::to_string(j.rate_per_recipient > 0 ? 1000.0 / j.rate_per_recipient : 0), std::to_string(j.burst_per_recipient)));
+            std::to_string(j.rate_per_recipient > 0 ? 1000.0 / j.rate_per_recipient : 0), std::to_string(j.burst_per_recipient),
+            j.notify_channel, j.notify_payload));
         redis::ScriptCall call;
         call.keys.push_back(senders);
         for (const auto& a : args) call.args.push_back(a);

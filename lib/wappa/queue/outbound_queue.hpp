@@ -36,6 +36,8 @@ struct EnqueueRequest {
     double rate_per_number = 80;
     double rate_per_recipient = 1.0 / 6.0;
     std::int64_t burst_per_recipient = 1;
+    std::string notify_channel;  // outgoing_message notification, published once queued ("" = none)
+    std::string notify_payload;
 };
 
 enum class EnqueueOutcome { queued, exists, conflict };

@@ -2,6 +2,9 @@
 
 #include <random>
 
+#include "wappa/core/time.hpp"
+#include "wappa/pubsub/notification.hpp"
+
 namespace wappa::service {
 
 std::string new_message_id() {
@@ -36,6 +39,11 @@ std::variant<queue::EnqueueRequest, whatsapp::JobError> make_enqueue_request(con
     if (job.type == "mark_as_read") {
         r.rate_per_recipient = 0;   // not a message to the user: no pair limit
         r.to_number = "read";
+    } else if (config.pubsub.publish_outgoing) {
+        pubsub::Notification n{std::string(pubsub::outgoing_message), job.tenant, job.to_number, now_utc(),
+                               {{"message_id", job.message_id}, {"message_type", job.type}, {"recipient", job.to_number}}};
+        r.notify_channel = pubsub::channel_name(config.redis.key_prefix, job.tenant, job.to_number, n.event);
+        r.notify_payload = pubsub::render_payload(n);
     }
     return r;
 }

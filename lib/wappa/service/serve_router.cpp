@@ -5,6 +5,7 @@
 #include "wappa/core/json.hpp"
 #include "wappa/metrics/metrics.hpp"
 #include "wappa/redis/client.hpp"
+#include "wappa/service/message_api.hpp"
 #include "wappa/service/serve_metrics.hpp"
 #include "wappa/service/webhook_intake.hpp"
 
@@ -59,6 +60,11 @@ http::Handler make_serve_handler(ServeContext context) {
             } else {
                 response = http::Response::error(405, "use GET (verification) or POST (events) on " + std::string(path));
             }
+        } else if (path == "/api/v1/messages" || path == "/api/whatsapp/messages/text") {
+            route = path == "/api/v1/messages" ? "messages" : "messages_compat";
+            if (request.method != "POST") response = http::Response::error(405, "use POST on " + std::string(path));
+            else if (route == "messages") response = co_await ctx.messages.post_message(request);
+            else response = co_await ctx.messages.post_compat_text(request);
         } else if (path == "/api/admin/health") {
             route = "health";
             response = co_await health(ctx);

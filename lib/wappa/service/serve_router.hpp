@@ -13,11 +13,13 @@ class Client;
 namespace wappa::service {
 
 class WebhookIntake;
+class MessageApi;
 struct ServeMetrics;
 
 struct ServeContext {
     const config::Config& config;
     WebhookIntake& intake;
+    MessageApi& messages;
     redis::Client& redis;
     ServeMetrics& metrics;
     const metrics::Registry& registry;
