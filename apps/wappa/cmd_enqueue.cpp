@@ -1,13 +1,10 @@
 // wappa enqueue: queue outbound messages from a shell, one sub-form per kind or NDJSON jobs.
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
-
 #include <fstream>
 #include <map>
 #include <iostream>
 
 #include "common.hpp"
+#include "one_shot.hpp"
 #include "wappa/core/exit_codes.hpp"
 #include "wappa/core/json.hpp"
 #include "wappa/queue/outbound_queue.hpp"
@@ -158,34 +155,20 @@ int run_enqueue(const GlobalOptions& global, const EnqueueOptions& o) {
         return exit_code::data_error;
     }
 
-    net::io_context io;
-    redis::Client client(io.get_executor(), redis_settings(*config, "redis"));
-    client.start();
-    queue::OutboundQueue outbound(client, {config->redis.key_prefix});
-    auto work = [&]() -> Task<Result<std::vector<queue::EnqueueResult>>> {
-        auto connected = co_await client.wait_connected(config->redis.connect_timeout);
-        if (!connected) {
-            client.stop();
-            co_return connected.error();
-        }
-        std::vector<queue::EnqueueResult> all;
-        constexpr std::size_t batch = 1000;
-        for (std::size_t i = 0; i < requests.size(); i += batch) {
-            const std::vector<queue::EnqueueRequest> slice(requests.begin() + static_cast<long>(i),
-                                                           requests.begin() + static_cast<long>(std::min(requests.size(), i + batch)));
-            auto results = co_await outbound.enqueue(slice);
-            if (!results) {
-                client.stop();
-                co_return results.error();
+    auto results = with_redis<std::vector<queue::EnqueueResult>>(
+        *config, [&](redis::Client& client) -> Task<Result<std::vector<queue::EnqueueResult>>> {
+            queue::OutboundQueue outbound(client, {config->redis.key_prefix});
+            std::vector<queue::EnqueueResult> all;
+            constexpr std::size_t batch = 1000;
+            for (std::size_t i = 0; i < requests.size(); i += batch) {
+                const std::vector<queue::EnqueueRequest> slice(
+                    requests.begin() + static_cast<long>(i), requests.begin() + static_cast<long>(std::min(requests.size(), i + batch)));
+                auto results = co_await outbound.enqueue(slice);
+                if (!results) co_return results.error();
+                all.insert(all.end(), results->begin(), results->end());
             }
-            all.insert(all.end(), results->begin(), results->end());
-        }
-        client.stop();
-        co_return all;
-    };
-    auto future = net::co_spawn(io, work(), net::use_future);
-    io.run();
-    auto results = future.get();
+            co_return all;
+        });
     if (!results) {
         std::cerr << "wappa enqueue: " << results.error().message << " (nothing more was queued)\n";
         return exit_code::unavailable;

@@ -1,13 +1,10 @@
 // wappa inspect MESSAGE_ID: one outbound message's state and history.
 #include <rapidjson/document.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
-
 #include <iostream>
 
 #include "common.hpp"
+#include "one_shot.hpp"
 #include "wappa/core/exit_codes.hpp"
 #include "wappa/queue/outbound_queue.hpp"
 #include "wappa/redis/client.hpp"
@@ -30,23 +27,12 @@ std::string text_of(const rapidjson::Value& v) {
 int run_inspect(const GlobalOptions& global, const InspectOptions& o) {
     auto config = load_config_or_report(global);
     if (!config) return exit_code::config;
-    net::io_context io;
-    redis::Client client(io.get_executor(), redis_settings(*config, "redis"));
-    client.start();
-    queue::OutboundQueue outbound(client, {config->redis.key_prefix});
-    auto work = [&]() -> Task<Result<std::optional<std::string>>> {
-        auto connected = co_await client.wait_connected(config->redis.connect_timeout);
-        if (!connected) {
-            client.stop();
-            co_return connected.error();
-        }
-        auto state = co_await outbound.inspect(o.message_id);
-        client.stop();
-        co_return state;
-    };
-    auto future = net::co_spawn(io, work(), net::use_future);
-    io.run();
-    auto state = future.get();
+    auto state = with_redis<std::optional<std::string>>(*config, [&](redis::Client& client) {
+        return [](redis::Client& c, std::string prefix, std::string id) -> Task<Result<std::optional<std::string>>> {
+            queue::OutboundQueue outbound(c, {prefix});
+            co_return co_await outbound.inspect(id);
+        }(client, config->redis.key_prefix, o.message_id);
+    });
     if (!state) {
         std::cerr << "wappa inspect: " << state.error().message << "\n";
         return exit_code::unavailable;

@@ -2,14 +2,11 @@
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
-
 #include <iostream>
 #include <iterator>
 
 #include "common.hpp"
+#include "one_shot.hpp"
 #include "wappa/core/exit_codes.hpp"
 #include "wappa/redis/client.hpp"
 
@@ -35,26 +32,13 @@ int run_publish(const GlobalOptions& global, const PublishOptions& options) {
         return exit_code::data_error;
     }
 
-    net::io_context io;
-    redis::Client client(io.get_executor(), redis_settings(*config, "redis"));
-    client.start();
     const redis::Command publish_command("PUBLISH", options.channel, payload);
-    // A named coroutine lambda: its captures must outlive io.run().
-    auto publish = [&]() -> Task<Result<std::int64_t>> {
-            auto connected = co_await client.wait_connected(config->redis.connect_timeout);
-            if (!connected) {
-                client.stop();
-                co_return connected.error();
-            }
-            auto reply = co_await client.exec(publish_command);
-            client.stop();
-            if (!reply) co_return reply.error();
-            if (reply->is_error()) co_return Error{"redis refused PUBLISH: " + reply->str};
-            co_return reply->integer;
-    };
-    auto result = net::co_spawn(io, publish(), net::use_future);
-    io.run();
-    auto outcome = result.get();
+    auto outcome = with_redis<std::int64_t>(*config, [&](redis::Client& client) -> Task<Result<std::int64_t>> {
+        auto reply = co_await client.exec(publish_command);
+        if (!reply) co_return reply.error();
+        if (reply->is_error()) co_return Error{"redis refused PUBLISH: " + reply->str};
+        co_return reply->integer;
+    });
     if (!outcome) {
         std::cerr << "wappa publish: " << outcome.error().message << "\n";
         return exit_code::unavailable;

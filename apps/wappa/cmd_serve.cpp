@@ -113,6 +113,7 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
     // Signals are caught from the start: a SIGTERM during start-up is a clean stop too.
     bool stopping = false;
     net::signal_set signals(first.io, SIGINT, SIGTERM);
+    allow_termination_signals();  // the other threads are started later and inherit this mask
     signals.async_wait([&](const boost::system::error_code& ec, int signal) {
         if (ec) return;
         stopping = true;
@@ -172,7 +173,7 @@ Command setup_serve(CLI::App& app, const GlobalOptions& global) {
     auto* cmd = app.add_subcommand("serve", "Run the HTTP server: Meta webhooks, health, metrics");
     cmd->add_option("--listen", o->listen, "Listen address host:port (overrides server.listen)");
     cmd->add_flag("--with-worker", o->with_worker, "Also run the queue workers in this process");
-    return {cmd, [&global, o] { return run_serve(global, *o); }};
+    return {cmd, [&global, o] { return run_serve(global, *o); }, true};
 }
 
 }  // namespace wappa::app

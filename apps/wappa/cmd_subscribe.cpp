@@ -47,6 +47,7 @@ int run_subscribe(const GlobalOptions& global, const SubscribeOptions& options) 
     net::io_context io;
     net::steady_timer idle(io);
     net::signal_set signals(io, SIGINT, SIGTERM);
+    allow_termination_signals();
     std::int64_t received = 0;
     bool timed_out = false;
     const auto arm_idle = [&] {
@@ -117,7 +118,7 @@ Command setup_subscribe(CLI::App& app, const GlobalOptions& global) {
     cmd->add_flag("--json", o->json, "NDJSON output even on a terminal (the default when piped)");
     cmd->add_option("--count", o->count, "Exit after N messages")->check(CLI::PositiveNumber);
     cmd->add_option("--timeout", o->timeout, "Exit 1 if no message arrives for SECONDS")->check(CLI::PositiveNumber);
-    return {cmd, [&global, o] { return run_subscribe(global, *o); }};
+    return {cmd, [&global, o] { return run_subscribe(global, *o); }, true};
 }
 
 }  // namespace wappa::app

@@ -46,11 +46,13 @@ int run_one_worker(const config::Config& config, const WorkerOptions& o) {
     auto transport = graph::make_transport(io.get_executor(),
                                            {config.graph.base_url, config.graph.api_version, config.graph.timeout, {}}, error);
     if (!transport) {
+        allow_termination_signals();
         std::cerr << "wappa worker: " << error << "\n";
         return exit_code::config;
     }
     service::OutboundWorker worker(config, outbound, *transport, static_cast<std::size_t>(o.concurrency));
     net::signal_set signals(io, SIGINT, SIGTERM);
+    allow_termination_signals();
     signals.async_wait([&](const boost::system::error_code& ec, int signal) {
         if (ec) return;
         spdlog::info("signal {} received: no new jobs, finishing the ones in flight (grace {}s)", signal, o.grace);
@@ -81,9 +83,10 @@ int supervise(const config::Config& config, const WorkerOptions& o) {
     const auto spawn = [&](int slot) {
         const pid_t pid = ::fork();
         if (pid == 0) {
-            sigset_t none;
-            sigemptyset(&none);
-            sigprocmask(SIG_SETMASK, &none, nullptr);  // the worker handles its own signals
+            sigset_t child;
+            sigemptyset(&child);
+            sigaddset(&child, SIGCHLD);
+            sigprocmask(SIG_UNBLOCK, &child, nullptr);  // SIGTERM/SIGINT stay blocked until its handler is in place
             std::_Exit(run_one_worker(config, o));
         }
         children[pid] = slot;
@@ -122,14 +125,15 @@ int supervise(const config::Config& config, const WorkerOptions& o) {
 int run_worker(const GlobalOptions& global, const WorkerOptions& o) {
     auto config = load_config_or_report(global);
     if (!config) return exit_code::config;
+    if (o.processes <= 1 && o.role != "inbound") return run_one_worker(*config, o);
+    allow_termination_signals();
     if (o.role == "inbound") {
         std::cerr << "wappa worker: --role inbound is not built yet (inbound events stay queued in Redis streams)\n";
         return exit_code::usage;
     }
     if (o.role == "all") spdlog::warn("--role all runs the outbound role only: the inbound role is not built yet");
     if (!o.metrics_listen.empty()) spdlog::warn("--metrics-listen is not built yet; ignoring {}", o.metrics_listen);
-    if (o.processes > 1) return supervise(*config, o);
-    return run_one_worker(*config, o);
+    return supervise(*config, o);
 }
 
 }  // namespace
@@ -142,7 +146,7 @@ Command setup_worker(CLI::App& app, const GlobalOptions& global) {
     cmd->add_option("--processes,--workers", o->processes, "Fork N worker processes and supervise them")->check(CLI::Range(1, 256));
     cmd->add_option("--metrics-listen", o->metrics_listen, "Serve /metrics and health on ADDR (not built yet)");
     cmd->add_option("--grace", o->grace, "Seconds to let in-flight jobs finish on SIGTERM (default 30)")->check(CLI::NonNegativeNumber);
-    return {cmd, [&global, o] { return run_worker(global, *o); }};
+    return {cmd, [&global, o] { return run_worker(global, *o); }, true};
 }
 
 }  // namespace wappa::app

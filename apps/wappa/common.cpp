@@ -1,5 +1,6 @@
 #include "common.hpp"
 
+#include <csignal>
 #include <iostream>
 
 #include "wappa/config/redis_url.hpp"
@@ -20,6 +21,26 @@ std::optional<config::Config> load_config_or_report(const GlobalOptions& options
         return std::nullopt;
     }
     return std::move(loaded.config);
+}
+
+namespace {
+sigset_t termination_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    return set;
+}
+}  // namespace
+
+void block_termination_signals() {
+    const auto set = termination_signals();
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+void allow_termination_signals() {
+    const auto set = termination_signals();
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 }
 
 redis::Settings redis_settings(const config::Config& config, std::string name) {

@@ -20,7 +20,15 @@ struct GlobalOptions {
 struct Command {
     CLI::App* cli = nullptr;
     std::function<int()> run;
+    // Long-running commands install their own SIGTERM/SIGINT handling and then call
+    // allow_termination_signals(); until then a signal waits instead of killing the process.
+    bool handles_signals = false;
 };
+
+// SIGTERM and SIGINT are blocked from the start of main(), so that a signal arriving during
+// start-up is not lost to the default action; this lets them through again.
+void block_termination_signals();
+void allow_termination_signals();
 
 // Loads the config and sets up logging; prints every problem and returns nullopt (exit 78).
 std::optional<config::Config> load_config_or_report(const GlobalOptions& options);

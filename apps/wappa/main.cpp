@@ -7,6 +7,7 @@
 
 int main(int argc, char** argv) {
     using namespace wappa;
+    app::block_termination_signals();
     CLI::App app{"wappa: a WhatsApp Cloud API gateway (webhooks in, messages out, live events)", "wappa"};
     app.set_version_flag("-V,--version", std::string("wappa ") + WAPPA_VERSION);
     app.require_subcommand(1, 1);
@@ -37,11 +38,13 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
+        app::allow_termination_signals();
         std::cerr << "wappa: " << e.what() << "\n" << "Run 'wappa --help' for usage.\n";
         return exit_code::usage;
     }
     for (const auto& command : commands) {
         if (command.cli->parsed()) {
+            if (!command.handles_signals) app::allow_termination_signals();
             try {
                 return command.run();
             } catch (const std::exception& e) {

@@ -1,6 +1,7 @@
 """A fake Graph API on loopback: records every send and answers as scripted (fault injection)."""
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -8,6 +9,7 @@ class FakeGraph:
     def __init__(self):
         self.lock = threading.Lock()
         self.requests = []          # (path, authorization, body dict)
+        self.times = []             # monotonic arrival time of each request
         self.script = {}            # recipient -> list of (status, body, headers) answered in turn
         self.counter = 0
         graph = self
@@ -23,6 +25,7 @@ class FakeGraph:
                 body = json.loads(self.rfile.read(length))
                 with graph.lock:
                     graph.requests.append((self.path, self.headers.get("Authorization"), body))
+                    graph.times.append(time.monotonic())
                     graph.counter += 1
                     answers = graph.script.get(body.get("to") or body.get("message_id"), [])
                     answer = answers.pop(0) if answers else None
