@@ -3,12 +3,12 @@ _wappa() {
     local cur prev words cword
     _init_completion || return
 
-    local commands="serve worker enqueue inspect subscribe publish config"
+    local commands="serve worker enqueue inspect requeue stats subscribe publish config"
     local global="-c --config --log-level --log-format -V --version -h --help"
     local command="" i
     for ((i = 1; i < cword; i++)); do
         case "${words[i]}" in
-            serve|worker|enqueue|inspect|subscribe|publish|config) command=${words[i]}; break ;;
+            serve|worker|enqueue|inspect|requeue|stats|subscribe|publish|config) command=${words[i]}; break ;;
         esac
     done
 
@@ -20,7 +20,7 @@ _wappa() {
         --role) COMPREPLY=($(compgen -W "outbound inbound all" -- "$cur")); return ;;
         --media-type) COMPREPLY=($(compgen -W "image video audio document sticker" -- "$cur")); return ;;
         --json) [ "$command" = enqueue ] && _filedir; return ;;
-        --listen|--tenant|--user|--pattern|--channel|--count|--timeout|--concurrency|--processes|--workers|--metrics-listen|--grace|--to|--text|--message-id|--reply-to|--name|--language|--components|--url|--media-id|--caption|--filename|--body|--button|--header|--footer|--button-text|--sections|--latitude|--longitude|--address|--target|--emoji) return ;;
+        --listen|--tenant|--user|--pattern|--channel|--count|--timeout|--concurrency|--processes|--workers|--metrics-listen|--grace|--to|--text|--message-id|--reply-to|--name|--language|--components|--url|--media-id|--caption|--filename|--body|--button|--header|--footer|--button-text|--sections|--latitude|--longitude|--address|--target|--emoji|--id|--error-code|--older-than|--newer-than|--watch) return ;;
     esac
 
     case "$command" in
@@ -29,6 +29,8 @@ _wappa() {
         subscribe) COMPREPLY=($(compgen -W "--tenant --user --event --pattern --channel --json --count --timeout $global" -- "$cur")) ;;
         worker) COMPREPLY=($(compgen -W "--role --concurrency --processes --workers --metrics-listen --grace $global" -- "$cur")) ;;
         inspect) COMPREPLY=($(compgen -W "--json $global" -- "$cur")) ;;
+        requeue) COMPREPLY=($(compgen -W "--id --all --tenant --error-code --older-than --newer-than --dry-run --json $global" -- "$cur")) ;;
+        stats) COMPREPLY=($(compgen -W "--json --watch $global" -- "$cur")) ;;
         enqueue)
             local sub="" j
             for ((j = i + 1; j < cword; j++)); do

@@ -1,5 +1,5 @@
 # fish completion for wappa
-set -l commands serve worker enqueue inspect subscribe publish config
+set -l commands serve worker enqueue inspect requeue stats subscribe publish config
 set -l kinds text template media buttons list location reaction read
 
 complete -c wappa -f
@@ -13,6 +13,8 @@ complete -c wappa -n "not __fish_seen_subcommand_from $commands" -a serve -d 'HT
 complete -c wappa -n "not __fish_seen_subcommand_from $commands" -a worker -d 'Send queued outbound messages'
 complete -c wappa -n "not __fish_seen_subcommand_from $commands" -a enqueue -d 'Queue outbound messages'
 complete -c wappa -n "not __fish_seen_subcommand_from $commands" -a inspect -d 'One outbound message'
+complete -c wappa -n "not __fish_seen_subcommand_from $commands" -a requeue -d 'Requeue failed messages'
+complete -c wappa -n "not __fish_seen_subcommand_from $commands" -a stats -d 'Queue depths and figures'
 complete -c wappa -n "not __fish_seen_subcommand_from $commands" -a subscribe -d 'Live tail of notifications'
 complete -c wappa -n "not __fish_seen_subcommand_from $commands" -a publish -d 'Send one JSON message on a channel'
 complete -c wappa -n "not __fish_seen_subcommand_from $commands" -a config -d 'Validate or print the configuration'
@@ -70,3 +72,13 @@ complete -c wappa -n '__fish_seen_subcommand_from location' -l address -x -d 'Ad
 complete -c wappa -n '__fish_seen_subcommand_from reaction read' -l target -x -d 'wamid'
 complete -c wappa -n '__fish_seen_subcommand_from reaction' -l emoji -x -d 'Emoji'
 complete -c wappa -n '__fish_seen_subcommand_from read' -l typing -d 'Show typing'
+
+complete -c wappa -n '__fish_seen_subcommand_from requeue' -l id -x -d 'Failed message id'
+complete -c wappa -n '__fish_seen_subcommand_from requeue' -l all -d 'Every failed message'
+complete -c wappa -n '__fish_seen_subcommand_from requeue' -l tenant -x -d 'Tenant'
+complete -c wappa -n '__fish_seen_subcommand_from requeue' -l error-code -x -d 'Graph error code'
+complete -c wappa -n '__fish_seen_subcommand_from requeue' -l older-than -x -d 'Failed longer ago than'
+complete -c wappa -n '__fish_seen_subcommand_from requeue' -l newer-than -x -d 'Failed within'
+complete -c wappa -n '__fish_seen_subcommand_from requeue' -l dry-run -d 'Move nothing'
+complete -c wappa -n '__fish_seen_subcommand_from requeue stats' -l json -d 'JSON output'
+complete -c wappa -n '__fish_seen_subcommand_from stats' -l watch -x -d 'Refresh every SECONDS'

@@ -41,5 +41,7 @@ Command setup_config(CLI::App& app, const GlobalOptions& global);
 Command setup_enqueue(CLI::App& app, const GlobalOptions& global);
 Command setup_worker(CLI::App& app, const GlobalOptions& global);
 Command setup_inspect(CLI::App& app, const GlobalOptions& global);
+Command setup_requeue(CLI::App& app, const GlobalOptions& global);
+Command setup_stats(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace wappa::app

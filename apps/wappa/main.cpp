@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
         app::setup_worker(app, global),
         app::setup_enqueue(app, global),
         app::setup_inspect(app, global),
+        app::setup_requeue(app, global),
+        app::setup_stats(app, global),
         app::setup_subscribe(app, global),
         app::setup_publish(app, global),
         app::setup_config(app, global),

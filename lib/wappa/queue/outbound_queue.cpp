@@ -20,6 +20,10 @@ local function wake(pn, at)
   local tat = tonumber(redis.call('HGET', P .. 'rate_tat', pn) or '0')
   redis.call('ZADD', KEYS[1], 'LT', math.max(at, tat), pn)
 end
+local function count(mk, what)
+  redis.call('HINCRBY', P .. 'counts', what, 1)
+  redis.call('HINCRBY', P .. 'counts', what .. ':' .. (redis.call('HGET', mk, 'tenant') or ''), 1)
+end
 local function owned(mk, token)
   local f = redis.call('HMGET', mk, 'token', 'status')
   return f[1] == token and f[2] == 'sending'
@@ -49,6 +53,7 @@ redis.call('HSET', mk, 'id', id, 'tenant', ARGV[3], 'phone_number_id', pn, 'to',
   'job', ARGV[7], 'body', ARGV[8], 'status', 'queued', 'attempts', 0, 'created_at', now,
   'updated_at', now, 'not_before', math.floor(at))
 hist(id, {event = 'queued'})
+count(mk, 'queued')
 redis.call('ZADD', P .. 'ready:' .. pn, at, id)
 redis.call('HSET', P .. 'interval', pn, ARGV[9])
 wake(pn, at)
@@ -74,6 +79,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'inflight', '-inf', now, 'L
       redis.call('HSET', mk, 'status', 'failed', 'token', '', 'last_error_code', -1,
         'last_error', 'outcome unknown: the lease expired while sending', 'updated_at', now)
       redis.call('ZADD', P .. 'failed', now, id)
+      count(mk, 'failed')
       hist(id, {event = 'lease_expired', action = 'failed', error = 'outcome unknown'})
     end
   end
@@ -119,6 +125,7 @@ if not owned(mk, ARGV[3]) then return 0 end
 redis.call('HSET', mk, 'status', 'sent', 'wamid', ARGV[4], 'token', '', 'updated_at', now, 'sent_at', now)
 redis.call('ZREM', P .. 'inflight', id)
 redis.call('SET', P .. 'wamid:' .. ARGV[4], id, 'EX', 604800)
+count(mk, 'sent')
 hist(id, {event = 'sent', wamid = ARGV[4]})
 return 1
 )lua");
@@ -134,6 +141,7 @@ if ARGV[7] == '1' and attempts >= tonumber(ARGV[8]) then
   redis.call('HSET', mk, 'status', 'failed', 'token', '', 'last_error_code', ARGV[4], 'last_error',
     'attempts exhausted: ' .. ARGV[5], 'updated_at', now)
   redis.call('ZADD', P .. 'failed', now, id)
+  count(mk, 'failed')
   hist(id, {event = 'failed', code = tonumber(ARGV[4]), error = ARGV[5], reason = 'attempts exhausted'})
   return 1
 end
@@ -154,6 +162,7 @@ if not owned(mk, ARGV[3]) then return 0 end
 redis.call('ZREM', P .. 'inflight', id)
 redis.call('HSET', mk, 'status', 'failed', 'token', '', 'last_error_code', ARGV[4], 'last_error', ARGV[5], 'updated_at', now)
 redis.call('ZADD', P .. 'failed', now, id)
+count(mk, 'failed')
 hist(id, {event = 'failed', code = tonumber(ARGV[4]), error = ARGV[5]})
 return 1
 )lua");
@@ -163,6 +172,21 @@ template <class... Args>
 std::vector<std::string> strings(const Args&... args) {
     return std::vector<std::string>{std::string(args)...};
 }
+
+// ARGV: prefix, id, dry run (0/1). Only a failed message moves: a sent one is never sent again.
+const redis::Script requeue_script(std::string(prelude) + R"lua(
+local id, mk = ARGV[2], P .. 'msg:' .. ARGV[2]
+if redis.call('HGET', mk, 'status') ~= 'failed' then return 0 end
+if ARGV[3] == '1' then return 1 end
+local pn = redis.call('HGET', mk, 'phone_number_id')
+redis.call('ZREM', P .. 'failed', id)
+redis.call('HSET', mk, 'status', 'queued', 'attempts', 0, 'token', '', 'updated_at', now, 'not_before', now)
+redis.call('ZADD', P .. 'ready:' .. pn, now, id)
+wake(pn, now)
+count(mk, 'requeued')
+hist(id, {event = 'requeued'})
+return 1
+)lua");
 
 std::string ms(double v) { return std::to_string(v); }
 
@@ -287,6 +311,87 @@ Task<Result<std::optional<std::string>>> OutboundQueue::inspect(const std::strin
     for (std::size_t i = 0; i < history.size(); ++i) out += (i ? "," : "") + history[i].str;
     out += "]}";
     co_return std::optional<std::string>(std::move(out));
+}
+
+Task<Result<std::vector<FailedMessage>>> OutboundQueue::failed(std::int64_t from_ms, std::int64_t to_ms) {
+    auto ids = co_await client_.exec(redis::Command("ZRANGEBYSCORE", tag_ + "failed", std::to_string(from_ms), std::to_string(to_ms),
+                                                    std::string("WITHSCORES")));
+    if (!ids) co_return ids.error();
+    if (ids->is_error()) co_return Error{"redis refused ZRANGEBYSCORE: " + ids->str};
+    std::vector<FailedMessage> out;
+    std::vector<redis::Command> details;
+    for (std::size_t i = 0; i + 1 < ids->elements.size(); i += 2) {
+        out.push_back({ids->elements[i].str, {}, 0, std::atoll(ids->elements[i + 1].str.c_str())});
+        details.emplace_back("HMGET", tag_ + "msg:" + ids->elements[i].str, std::string("tenant"), std::string("last_error_code"));
+    }
+    if (details.empty()) co_return out;
+    auto fields = co_await client_.exec(details);
+    if (!fields) co_return fields.error();
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        const auto& f = fields->at(i).elements;
+        if (f.size() == 2) {
+            out[i].tenant = f[0].str;
+            out[i].error_code = std::atoll(f[1].str.c_str());
+        }
+    }
+    co_return out;
+}
+
+Task<Result<std::vector<std::string>>> OutboundQueue::requeue(const std::vector<std::string>& ids, bool dry_run) {
+    std::vector<std::vector<std::string>> storage;
+    storage.reserve(ids.size());
+    std::vector<redis::ScriptCall> calls;
+    const auto senders = tag_ + "senders";
+    for (const auto& id : ids) {
+        auto& args = storage.emplace_back(strings(tag_, id, dry_run ? "1" : "0"));
+        redis::ScriptCall call;
+        call.keys.push_back(senders);
+        for (const auto& a : args) call.args.push_back(a);
+        calls.push_back(std::move(call));
+    }
+    std::vector<std::string> moved;
+    if (calls.empty()) co_return moved;
+    auto replies = co_await redis::run_script(client_, requeue_script, calls);
+    if (!replies) co_return replies.error();
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        if (replies->at(i).is_error()) co_return Error{"redis refused the requeue: " + replies->at(i).str};
+        if (replies->at(i).integer == 1) moved.push_back(ids[i]);
+    }
+    co_return moved;
+}
+
+Task<Result<QueueStats>> OutboundQueue::stats() {
+    QueueStats out;
+    // The ready sets of every sender: SCAN, since a sender leaves `senders` when idle.
+    std::vector<std::string> ready_keys;
+    std::string cursor = "0";
+    do {
+        auto page = co_await client_.exec(redis::Command("SCAN", cursor, std::string("MATCH"), tag_ + "ready:*", std::string("COUNT"), std::string("1000")));
+        if (!page) co_return page.error();
+        if (page->is_error() || page->elements.size() != 2) co_return Error{"redis refused SCAN: " + page->str};
+        cursor = page->elements[0].str;
+        for (const auto& k : page->elements[1].elements) ready_keys.push_back(k.str);
+    } while (cursor != "0");
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    std::vector<redis::Command> commands;
+    commands.emplace_back("ZCARD", tag_ + "inflight");
+    commands.emplace_back("ZCARD", tag_ + "failed");
+    commands.emplace_back("HGETALL", tag_ + "counts");
+    for (const auto& k : ready_keys) {
+        commands.emplace_back("ZCOUNT", k, std::string("-inf"), std::to_string(now));
+        commands.emplace_back("ZCOUNT", k, "(" + std::to_string(now), std::string("+inf"));
+    }
+    auto replies = co_await client_.exec(commands);
+    if (!replies) co_return replies.error();
+    out.in_flight = replies->at(0).integer;
+    out.failed = replies->at(1).integer;
+    const auto& counts = replies->at(2).elements;
+    for (std::size_t i = 0; i + 1 < counts.size(); i += 2) out.counters[counts[i].str] = std::atoll(counts[i + 1].str.c_str());
+    for (std::size_t i = 0; i < ready_keys.size(); ++i) {
+        out.queued += replies->at(3 + 2 * i).integer;
+        out.delayed += replies->at(4 + 2 * i).integer;
+    }
+    co_return out;
 }
 
 }  // namespace wappa::queue

@@ -11,6 +11,7 @@
 //   failed                   sorted set of failed ids scored by failure time.
 // Every transition is one Lua script, using the server's clock.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,6 +57,21 @@ struct Claim {
     std::int64_t attempts = 0;   // including this one
 };
 
+struct FailedMessage {
+    std::string message_id;
+    std::string tenant;
+    std::int64_t error_code = 0;
+    std::int64_t failed_at_ms = 0;
+};
+
+struct QueueStats {
+    std::int64_t queued = 0;      // due now, waiting for a worker
+    std::int64_t delayed = 0;     // scheduled later: retries, rate and pair limits
+    std::int64_t in_flight = 0;
+    std::int64_t failed = 0;
+    std::map<std::string, std::int64_t> counters;   // "sent", "failed", "sent:<tenant>", ...
+};
+
 struct OutboundSettings {
     std::string prefix = "wappa";
     config::Duration lease{60'000};
@@ -82,6 +98,12 @@ public:
     // Status webhook for a message we sent (biz_opaque_callback_data = message id).
     // Returns the message's state: hash fields and history entries as JSON.
     Task<Result<std::optional<std::string>>> inspect(const std::string& message_id);
+    // Failed messages whose failure time lies in [from_ms, to_ms].
+    Task<Result<std::vector<FailedMessage>>> failed(std::int64_t from_ms, std::int64_t to_ms);
+    // Moves failed messages back to the queue (attempts reset); returns the ids moved. A
+    // message that is not failed (already sent, requeued meanwhile) is left alone.
+    Task<Result<std::vector<std::string>>> requeue(const std::vector<std::string>& ids, bool dry_run);
+    Task<Result<QueueStats>> stats();
 
 private:
     redis::Client& client_;
