@@ -12,6 +12,7 @@ class FakeGraph:
         self.times = []             # monotonic arrival time of each request
         self.script = {}            # recipient -> list of (status, body, headers) answered in turn
         self.counter = 0
+        self.latency = 0.0          # seconds before answering
         graph = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -21,6 +22,8 @@ class FakeGraph:
                 pass
 
             def do_POST(self):
+                if graph.latency:
+                    time.sleep(graph.latency)
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length))
                 with graph.lock:
@@ -47,7 +50,13 @@ class FakeGraph:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass  # a client killed mid-request (the kill -9 test) is expected, not news
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

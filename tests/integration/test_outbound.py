@@ -196,6 +196,35 @@ max_attempts = 3
         self.assertTrue(all(g >= 0.4 for g in gaps), f"2 messages/s to one user: gaps {gaps}")
         self.assertEqual(self.graph.sent_ids(), ["p0", "p1", "p2"])
 
+    def test_kill_9_mid_run_never_sends_twice(self):
+        with open(self.config) as f:
+            text = f.read().replace("max_attempts = 3", 'max_attempts = 3\nvisibility_timeout = "2s"')
+        with open(self.config, "w") as f:
+            f.write(text)
+        self.graph.latency = 0.02
+        jobs = [{"type": "text_message", "tenant": "acme", "to_number": f"+1650556{i:04d}", "text": "x",
+                 "message_id": f"k{i}"} for i in range(400)]
+        self.assertEqual(self.enqueue_json(jobs).returncode, 0)
+        first = self.worker("--concurrency", "8")
+        wait_until(lambda: len(self.graph.requests) >= 100, timeout=30, what="100 sends")
+        first.kill()
+        first.wait()
+        self.worker("--concurrency", "8")
+        def settled():
+            stats = json.loads(run("-c", self.config, "stats", "--json").stdout)["outbound"]
+            return stats["queued"] + stats["delayed"] + stats["in_flight"] == 0
+        wait_until(settled, timeout=60, what="the queue to drain")
+        counts = Counter(self.graph.sent_ids())
+        self.assertEqual(max(counts.values()), 1, "a message reached the Graph API twice")
+        totals = json.loads(run("-c", self.config, "stats", "--json").stdout)["totals"]
+        # Only the sends in flight at the kill (at most the concurrency) are of unknown outcome.
+        self.assertLessEqual(totals.get("failed", 0), 8)
+        self.assertEqual(totals["sent"] + totals.get("failed", 0), 400)
+        self.assertGreaterEqual(len(counts), totals["sent"])
+        if totals.get("failed"):
+            unknown = json.loads(run("-c", self.config, "requeue", "--error-code", "-1", "--dry-run", "--json").stdout)
+            self.assertEqual(unknown["requeued"], totals["failed"])
+
     def test_sigterm_stops_the_worker_within_grace(self):
         w = self.worker("--grace", "5")
         time.sleep(0.5)
