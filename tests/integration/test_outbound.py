@@ -196,6 +196,19 @@ max_attempts = 3
         self.assertTrue(all(g >= 0.4 for g in gaps), f"2 messages/s to one user: gaps {gaps}")
         self.assertEqual(self.graph.sent_ids(), ["p0", "p1", "p2"])
 
+    def test_rate_per_number_is_kept(self):
+        with open(self.config) as f:
+            text = f.read().replace("rate_per_number = 100000", "rate_per_number = 50")
+        with open(self.config, "w") as f:
+            f.write(text)
+        jobs = [{"type": "text_message", "tenant": "acme", "to_number": f"+1650557{i:04d}", "text": "x"} for i in range(100)]
+        self.assertEqual(self.enqueue_json(jobs).returncode, 0)
+        self.worker("--concurrency", "32")
+        wait_until(lambda: len(self.graph.requests) >= 100, timeout=30, what="100 sends")
+        times = self.graph.times
+        rate = (len(times) - 1) / (times[-1] - times[0])
+        self.assertLess(abs(rate - 50) / 50, 0.10, f"measured {rate:.1f} messages/s for a limit of 50")
+
     def test_kill_9_mid_run_never_sends_twice(self):
         with open(self.config) as f:
             text = f.read().replace("max_attempts = 3", 'max_attempts = 3\nvisibility_timeout = "2s"')

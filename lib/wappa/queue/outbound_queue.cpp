@@ -16,9 +16,17 @@ local function hist(id, entry)
   entry.at = now
   redis.call('RPUSH', P .. 'hist:' .. id, cjson.encode(entry))
 end
+-- Per-number rate (GCRA): the theoretical arrival time `rate_tat` advances by one interval per
+-- send; a sender may send while rate_tat <= now + tolerance, the tolerance being a burst of
+-- 100 ms of its rate, so that one claim can take several messages of one sender.
+local function tolerance(pn)
+  return math.max(tonumber(redis.call('HGET', P .. 'interval', pn) or '0'), 100)
+end
+local function next_allowed(pn)
+  return tonumber(redis.call('HGET', P .. 'rate_tat', pn) or '0') - tolerance(pn)
+end
 local function wake(pn, at)
-  local tat = tonumber(redis.call('HGET', P .. 'rate_tat', pn) or '0')
-  redis.call('ZADD', KEYS[1], 'LT', math.max(at, tat), pn)
+  redis.call('ZADD', KEYS[1], 'LT', math.max(at, next_allowed(pn)), pn)
 end
 local function count(mk, what)
   redis.call('HINCRBY', P .. 'counts', what, 1)
@@ -96,7 +104,7 @@ while #out < max and rounds < max * 4 do
   if #first == 0 then
     redis.call('ZREM', KEYS[1], pn)
   elseif tonumber(first[2]) > now then
-    redis.call('ZADD', KEYS[1], math.max(tonumber(first[2]), tonumber(redis.call('HGET', P .. 'rate_tat', pn) or '0')), pn)
+    redis.call('ZADD', KEYS[1], math.max(tonumber(first[2]), next_allowed(pn)), pn)
   else
     local id = first[1]
     redis.call('ZREM', ready, id)
@@ -104,7 +112,7 @@ while #out < max and rounds < max * 4 do
     local tat = math.max(tonumber(redis.call('HGET', P .. 'rate_tat', pn) or '0'), now) + interval
     redis.call('HSET', P .. 'rate_tat', pn, tat)
     local nxt = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
-    if #nxt == 0 then redis.call('ZREM', KEYS[1], pn) else redis.call('ZADD', KEYS[1], math.max(tat, tonumber(nxt[2])), pn) end
+    if #nxt == 0 then redis.call('ZREM', KEYS[1], pn) else redis.call('ZADD', KEYS[1], math.max(tat - tolerance(pn), tonumber(nxt[2])), pn) end
     local mk = P .. 'msg:' .. id
     local token = tostring(redis.call('INCR', P .. 'token'))
     local attempts = redis.call('HINCRBY', mk, 'attempts', 1)
