@@ -6,29 +6,15 @@
 #   bench/outbound.sh [messages]     (default 100000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 n=${1:-100000}
-
-scripts/deps
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DWAPPA_BUILD_TESTS=OFF -DWAPPA_BUILD_BENCH=ON >/dev/null
+. bench/common.sh
 cmake --build build/release -j"$(nproc)" --target wappa fake_graph_server >/dev/null
 wappa=$root/build/release/apps/wappa/wappa
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-work=$(mktemp -d)
-redis_port=$(free_port)
 graph_port=$(free_port)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
 now_ms() { date +%s%3N; }
-
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --maxmemory-policy noeviction \
-  --loglevel warning >"$work/redis.log" 2>&1 &
-pids+=($!)
+start_redis
 build/release/bench/fake_graph_server "$graph_port" 2>"$work/graph.log" &
 pids+=($!)
-for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 cat >"$work/wappa.toml" <<TOML
 [redis]

@@ -8,28 +8,14 @@
 #   bench/webhook_ingest.sh [threads]        (server.threads of `wappa serve`; default 0 = one per core)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 threads=${1:-0}
-
-scripts/deps
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DWAPPA_BUILD_TESTS=OFF -DWAPPA_BUILD_BENCH=ON >/dev/null
+. bench/common.sh
 cmake --build build/release -j"$(nproc)" --target wappa webhook_ingest >/dev/null
 wappa=$root/build/release/apps/wappa/wappa
 loadgen=$root/build/release/bench/webhook_ingest
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-work=$(mktemp -d)
-redis_port=$(free_port)
 http_port=$(free_port)
 secret=wappa-bench-secret
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --maxmemory-policy noeviction \
-  --loglevel warning >"$work/redis.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+start_redis
 
 xadd_rate=$(redis-benchmark -p "$redis_port" -n 400000 -P 32 -q XADD bench:baseline '*' event payload \
   | tr '\r' '\n' | grep -oE '[0-9.]+ requests per second' | tail -1 | cut -d' ' -f1)

@@ -84,18 +84,25 @@ class CliTest(unittest.TestCase):
         self.assertIn("redis", r.stderr)
 
     def test_serve_warns_unless_noeviction(self):
+        import subprocess
+        from harness import WAPPA, wait_until
         redis = Redis()
+        log_path = os.path.join(self.dir.name, "serve.log")
         try:
             redis.cli("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
             path = write_config(self.dir.name, redis.url, free_port())
-            import subprocess, time
-            from harness import WAPPA
-            proc = subprocess.Popen([WAPPA, "-c", path, "serve"], stderr=subprocess.PIPE, text=True)
-            time.sleep(1.5)
-            proc.terminate()
-            _, err = proc.communicate(timeout=15)
-            self.assertIn("maxmemory-policy", err)
-            self.assertIn("allkeys-lru", err)
+            with open(log_path, "w") as log:
+                proc = subprocess.Popen([WAPPA, "-c", path, "serve"], stderr=log)
+                try:
+                    def warned():
+                        with open(log_path) as f:
+                            return "allkeys-lru" in f.read()
+                    wait_until(warned, timeout=20, what="the maxmemory-policy warning")
+                finally:
+                    proc.terminate()
+                    proc.wait(timeout=15)
+            with open(log_path) as f:
+                self.assertIn("maxmemory-policy", f.read())
         finally:
             redis.stop()
 

@@ -36,15 +36,26 @@ max_attempts = 3
             if w.poll() is None:
                 w.kill()
                 w.wait()
+            w.log.close()
         self.graph.stop()
         self.redis.stop()
         self.dir.cleanup()
 
     def worker(self, *args):
+        log = open(os.path.join(self.dir.name, f"worker{len(self.workers)}.log"), "w+")
         proc = subprocess.Popen([WAPPA, "-c", self.config, "worker", "--role", "outbound", *args],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=log)
+        proc.log = log
         self.workers.append(proc)
         return proc
+
+    @staticmethod
+    def wait_running(proc):
+        def running():
+            proc.log.flush()
+            with open(proc.log.name) as f:
+                return "outbound worker running" in f.read()
+        wait_until(running, timeout=20, what="the worker to start")
 
     def enqueue_json(self, jobs, *args):
         text = "".join(json.dumps(j) + "\n" for j in jobs)
@@ -240,7 +251,7 @@ max_attempts = 3
 
     def test_sigterm_stops_the_worker_within_grace(self):
         w = self.worker("--grace", "5")
-        time.sleep(0.5)
+        self.wait_running(w)
         w.terminate()
         self.assertEqual(w.wait(timeout=10), 0)
 

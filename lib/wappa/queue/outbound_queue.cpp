@@ -32,6 +32,13 @@ local function count(mk, what)
   redis.call('HINCRBY', P .. 'counts', what, 1)
   redis.call('HINCRBY', P .. 'counts', what .. ':' .. (redis.call('HGET', mk, 'tenant') or ''), 1)
 end
+local function mark_failed(id, mk, code, error, reason)
+  redis.call('ZREM', P .. 'inflight', id)
+  redis.call('HSET', mk, 'status', 'failed', 'token', '', 'last_error_code', code, 'last_error', error, 'updated_at', now)
+  redis.call('ZADD', P .. 'failed', now, id)
+  count(mk, 'failed')
+  hist(id, {event = 'failed', code = tonumber(code), error = error, reason = reason})
+end
 local function owned(mk, token)
   local f = redis.call('HMGET', mk, 'token', 'status')
   return f[1] == token and f[2] == 'sending'
@@ -146,11 +153,7 @@ redis.call('ZREM', P .. 'inflight', id)
 local attempts = tonumber(redis.call('HGET', mk, 'attempts'))
 if ARGV[7] == '0' then attempts = redis.call('HINCRBY', mk, 'attempts', -1) end
 if ARGV[7] == '1' and attempts >= tonumber(ARGV[8]) then
-  redis.call('HSET', mk, 'status', 'failed', 'token', '', 'last_error_code', ARGV[4], 'last_error',
-    'attempts exhausted: ' .. ARGV[5], 'updated_at', now)
-  redis.call('ZADD', P .. 'failed', now, id)
-  count(mk, 'failed')
-  hist(id, {event = 'failed', code = tonumber(ARGV[4]), error = ARGV[5], reason = 'attempts exhausted'})
+  mark_failed(id, mk, ARGV[4], 'attempts exhausted: ' .. ARGV[5], 'attempts exhausted')
   return 1
 end
 local at = now + tonumber(ARGV[6])
@@ -167,11 +170,7 @@ return 1
 const redis::Script fail_script(std::string(prelude) + R"lua(
 local id, mk = ARGV[2], P .. 'msg:' .. ARGV[2]
 if not owned(mk, ARGV[3]) then return 0 end
-redis.call('ZREM', P .. 'inflight', id)
-redis.call('HSET', mk, 'status', 'failed', 'token', '', 'last_error_code', ARGV[4], 'last_error', ARGV[5], 'updated_at', now)
-redis.call('ZADD', P .. 'failed', now, id)
-count(mk, 'failed')
-hist(id, {event = 'failed', code = tonumber(ARGV[4]), error = ARGV[5]})
+mark_failed(id, mk, ARGV[4], ARGV[5], 'permanent')
 return 1
 )lua");
 
