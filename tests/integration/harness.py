@@ -9,6 +9,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import unittest
 
 WAPPA = os.environ.get("WAPPA_BIN", "wappa")
 FIXTURES = os.environ.get("WAPPA_FIXTURES", os.path.join(os.path.dirname(__file__), "..", "fixtures"))
@@ -174,3 +175,15 @@ class Subscriber:
         out, err = self.proc.communicate(timeout=timeout)
         self.stderr_lines.append(err)
         return self.proc.returncode, [json.loads(l) for l in out.splitlines() if l.strip()]
+
+
+class ServeCase(unittest.TestCase):
+    """A private Redis and `wappa serve` on it, per test."""
+
+    def setUp(self):
+        self.redis = Redis()
+        self.serve = Serve(self.redis)
+
+    def tearDown(self):
+        self.serve.stop()
+        self.redis.stop()

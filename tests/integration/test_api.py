@@ -2,7 +2,7 @@
 import json
 import unittest
 
-from harness import Redis, Serve, Subscriber, run
+from harness import ServeCase, Redis, Serve, Subscriber, run
 
 
 def post(serve, path, body, token):
@@ -13,15 +13,7 @@ def post(serve, path, body, token):
     return status, json.loads(data) if data else None
 
 
-class MessageApiTest(unittest.TestCase):
-    def setUp(self):
-        self.redis = Redis()
-        self.serve = Serve(self.redis)
-
-    def tearDown(self):
-        self.serve.stop()
-        self.redis.stop()
-
+class MessageApiTest(ServeCase):
     def test_queue_a_message_and_notify(self):
         sub = Subscriber(self.serve.config, "--event", "outgoing_message", "--count", "1", "--timeout", "10")
         job = {"type": "text_message", "to_number": "+16505551234", "text": "hello", "message_id": "api-1"}

@@ -3,21 +3,13 @@ import json
 import time
 import unittest
 
-from harness import TENANT_A, Redis, Serve, Subscriber, fixture, sign, wait_until
+from harness import ServeCase, TENANT_A, Redis, Serve, Subscriber, fixture, sign, wait_until
 
 STREAM_A = "wappa:{acme}:inbound"
 STREAM_B = "wappa:{beta}:inbound"
 
 
-class ServeTest(unittest.TestCase):
-    def setUp(self):
-        self.redis = Redis()
-        self.serve = Serve(self.redis)
-
-    def tearDown(self):
-        self.serve.stop()
-        self.redis.stop()
-
+class ServeTest(ServeCase):
     def xlen(self, stream):
         return int(self.redis.cli("XLEN", stream) or 0)
 

@@ -30,6 +30,18 @@ redis::Settings settings_for(const test::RedisServer& server) {
     return s;
 }
 
+// A private redis-server and a started client on a fresh event loop, stopped cleanly after.
+struct ClientFixture {
+    test::RedisServer server;
+    net::io_context io;
+    redis::Client client{io.get_executor(), settings_for(server)};
+    ClientFixture() { client.start(); }
+    ~ClientFixture() {
+        client.stop();
+        io.run_for(std::chrono::milliseconds(100));
+    }
+};
+
 Task<void> sleep_for(std::chrono::milliseconds d) {
     net::steady_timer t(co_await net::this_coro::executor, d);
     co_await t.async_wait(net::use_awaitable);
@@ -37,11 +49,7 @@ Task<void> sleep_for(std::chrono::milliseconds d) {
 
 }  // namespace
 
-TEST_CASE("commands run and concurrent callers are pipelined in order") {
-    test::RedisServer server;
-    net::io_context io;
-    redis::Client client(io.get_executor(), settings_for(server));
-    client.start();
+TEST_CASE_FIXTURE(ClientFixture, "commands run and concurrent callers are pipelined in order") {
     auto body = [&]() -> Task<int> {
         REQUIRE(co_await client.wait_connected(2s));
         auto set = co_await client.exec(redis::Command("SET", "greeting", "hello"));
@@ -78,15 +86,9 @@ TEST_CASE("commands run and concurrent callers are pipelined in order") {
     while (done < 2000 && std::chrono::steady_clock::now() < deadline) io.run_one_for(20ms);
     CHECK(done == 2000);
     CHECK(mismatches == 0);
-    client.stop();
-    io.run_for(100ms);
 }
 
-TEST_CASE("a stopped redis fails commands at once, and the client reconnects when it is back") {
-    test::RedisServer server;
-    net::io_context io;
-    redis::Client client(io.get_executor(), settings_for(server));
-    client.start();
+TEST_CASE_FIXTURE(ClientFixture, "a stopped redis fails commands at once, and the client reconnects when it is back") {
     auto connect = [&]() -> Task<bool> { co_return (co_await client.wait_connected(2s)).ok(); };
     REQUIRE(test::run_coro(io, connect));
 
@@ -107,15 +109,9 @@ TEST_CASE("a stopped redis fails commands at once, and the client reconnects whe
         co_return r ? r->str : r.error().message;
     };
     CHECK(test::run_coro(io, after) == std::string("PONG"));
-    client.stop();
-    io.run_for(100ms);
 }
 
-TEST_CASE("scripts survive SCRIPT FLUSH (NOSCRIPT falls back to EVAL)") {
-    test::RedisServer server;
-    net::io_context io;
-    redis::Client client(io.get_executor(), settings_for(server));
-    client.start();
+TEST_CASE_FIXTURE(ClientFixture, "scripts survive SCRIPT FLUSH (NOSCRIPT falls back to EVAL)") {
     const redis::Script script("return tonumber(ARGV[1]) + #KEYS");
     // Built outside the coroutine: GCC 12 cannot put braced literals in a coroutine frame.
     const std::vector<redis::ScriptCall> first_calls{{{"a", "b"}, {"40"}}};
@@ -132,15 +128,9 @@ TEST_CASE("scripts survive SCRIPT FLUSH (NOSCRIPT falls back to EVAL)") {
         co_return again->at(0).integer * 100 + again->at(1).integer;
     };
     CHECK(test::run_coro(io, body) == 205);
-    client.stop();
-    io.run_for(100ms);
 }
 
-TEST_CASE("the inbound queue appends once per dedup id and publishes") {
-    test::RedisServer server;
-    net::io_context io;
-    redis::Client client(io.get_executor(), settings_for(server));
-    client.start();
+TEST_CASE_FIXTURE(ClientFixture, "the inbound queue appends once per dedup id and publishes") {
     queue::InboundQueue inbound(client, "wappa", std::chrono::hours(1));
     const std::vector<queue::InboundEvent> events{
         {"acme", "msg:1", R"({"n":1})", "wappa:notify:acme:1:incoming_message", R"({"event":"incoming_message"})"},
@@ -166,8 +156,6 @@ TEST_CASE("the inbound queue appends once per dedup id and publishes") {
     const auto ttl = std::stoi(server.cli("TTL 'wappa:{acme}:seen:msg:1'"));
     CHECK(ttl > 3500);
     CHECK(ttl <= 3600);
-    client.stop();
-    io.run_for(100ms);
 }
 
 TEST_CASE("the subscriber receives messages and resubscribes after redis restarts") {
