@@ -2,13 +2,12 @@
 #include <unistd.h>
 
 #include <iostream>
-#include <set>
 
 #include "common.hpp"
 #include "one_shot.hpp"
 #include "wappa/core/exit_codes.hpp"
-#include "wappa/core/json.hpp"
 #include "wappa/queue/outbound_queue.hpp"
+#include "wappa/service/outbound_admin.hpp"
 
 namespace wappa::app {
 namespace {
@@ -42,40 +41,28 @@ int run_requeue(const GlobalOptions& global, const RequeueOptions& o) {
         }
         (is_older ? to : from) = now - d->count();
     }
-    const std::set<std::string> wanted(o.ids.begin(), o.ids.end());
+    service::RequeueSelection selection;
+    selection.ids = o.ids;
+    selection.tenant = o.tenant;
+    if (o.has_error_code) selection.error_code = o.error_code;
+    selection.failed_from_ms = from;
+    selection.failed_to_ms = to;
+    selection.dry_run = o.dry_run;
+    const bool terminal = ::isatty(STDERR_FILENO) == 1;
+    const service::Progress progress = [terminal](std::size_t done, std::size_t total) {
+        if (!terminal || total <= 1000) return;
+        std::cerr << "\r" << done << "/" << total << (done == total ? "\n" : "") << std::flush;
+    };
     auto moved = with_redis<std::vector<std::string>>(*config, [&](redis::Client& client) -> Task<Result<std::vector<std::string>>> {
         queue::OutboundQueue outbound(client, {config->redis.key_prefix});
-        auto failed = co_await outbound.failed(from, to);
-        if (!failed) co_return failed.error();
-        std::vector<std::string> selected;
-        for (const auto& m : failed.value()) {
-            if (!wanted.empty() && !wanted.count(m.message_id)) continue;
-            if (!o.tenant.empty() && m.tenant != o.tenant) continue;
-            if (o.has_error_code && m.error_code != o.error_code) continue;
-            selected.push_back(m.message_id);
-        }
-        std::vector<std::string> all_moved;
-        const bool progress = ::isatty(STDERR_FILENO) == 1 && selected.size() > 1000;
-        for (std::size_t i = 0; i < selected.size(); i += 500) {
-            const std::vector<std::string> batch(selected.begin() + static_cast<long>(i),
-                                                 selected.begin() + static_cast<long>(std::min(selected.size(), i + 500)));
-            auto result = co_await outbound.requeue(batch, o.dry_run);
-            if (!result) co_return result.error();
-            all_moved.insert(all_moved.end(), result->begin(), result->end());
-            if (progress) std::cerr << "\r" << std::min(selected.size(), i + 500) << "/" << selected.size() << std::flush;
-        }
-        if (progress) std::cerr << "\n";
-        co_return all_moved;
+        co_return co_await service::requeue_selected(outbound, selection, progress);
     });
     if (!moved) {
         std::cerr << "wappa requeue: " << moved.error().message << "\n";
         return exit_code::unavailable;
     }
     if (o.json) {
-        std::string out = "{\"requeued\":" + std::to_string(moved->size()) + ",\"dry_run\":" + (o.dry_run ? "true" : "false") +
-                          ",\"message_ids\":[";
-        for (std::size_t i = 0; i < moved->size(); ++i) out += (i ? "," : "") + json::quote(moved.value()[i]);
-        std::cout << out << "]}\n";
+        std::cout << service::requeue_json(moved.value(), o.dry_run) << "\n";
     } else {
         std::cout << (o.dry_run ? "would requeue " : "requeued ") << moved->size() << " message(s)\n";
     }

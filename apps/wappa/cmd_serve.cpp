@@ -12,12 +12,15 @@
 #include <thread>
 
 #include "common.hpp"
+#include "outbound_runtime.hpp"
 #include "wappa/core/exit_codes.hpp"
 #include "wappa/http/server.hpp"
 #include "wappa/metrics/metrics.hpp"
 #include "wappa/queue/inbound_queue.hpp"
 #include "wappa/queue/outbound_queue.hpp"
 #include "wappa/service/message_api.hpp"
+#include "wappa/service/outbound_admin.hpp"
+#include "wappa/service/outbound_jobs.hpp"
 #include "wappa/redis/client.hpp"
 #include "wappa/service/serve_metrics.hpp"
 #include "wappa/service/serve_router.hpp"
@@ -37,21 +40,23 @@ struct Loop {
          metrics::Registry& registry)
         : redis(io.get_executor(), redis_settings(config, "redis")),
           queue(redis, config.redis.key_prefix, config.server.dedup_ttl),
-          intake(config, queue, metrics),
-          outbound(redis, queue::OutboundSettings{config.redis.key_prefix}),
+          outbound(redis, service::outbound_settings(config)),
+          intake(config, queue, outbound, metrics),
           messages(config, outbound),
+          admin(config, outbound),
           server(io.get_executor(),
                  http::ServerSettings{std::move(listen), config.server.body_limit.value, config.server.read_timeout,
                                       config.server.write_timeout, true},
-                 service::make_serve_handler({config, intake, messages, redis, metrics, registry}),
+                 service::make_serve_handler({config, intake, messages, admin, redis, metrics, registry}),
                  [&metrics](int status) { metrics.http_requests.inc({"rejected", std::to_string(status)}); }) {}
 
     net::io_context io{1};
     redis::Client redis;
     queue::InboundQueue queue;
-    service::WebhookIntake intake;
     queue::OutboundQueue outbound;
+    service::WebhookIntake intake;
     service::MessageApi messages;
+    service::AdminApi admin;
     http::Server server;
 };
 
@@ -97,9 +102,6 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
         config.server.listen = options.listen;
     }
     if (config.tenants.empty()) spdlog::warn("no [[tenants]] configured: every webhook will be refused");
-    if (options.with_worker) {
-        spdlog::warn("--with-worker: this build has no workers yet; inbound events stay queued in Redis streams");
-    }
 
     const auto threads = config.server.threads > 0 ? static_cast<int>(config.server.threads)
                                                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
@@ -108,6 +110,17 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
     auto listen = config::parse_address(config.server.listen).value();
     std::vector<std::unique_ptr<Loop>> loops;
     loops.push_back(std::make_unique<Loop>(config, listen, metrics, registry));
+
+    // --with-worker: the outbound worker on a thread and a Redis connection of its own.
+    std::unique_ptr<OutboundRuntime> worker;
+    if (options.with_worker) {
+        worker = std::make_unique<OutboundRuntime>(config, 64, registry);
+        if (auto prepared = worker->prepare(); !prepared) {
+            allow_termination_signals();
+            std::cerr << "wappa serve: --with-worker: " << prepared.error().message << "\n";
+            return exit_code::config;
+        }
+    }
 
     auto& first = *loops.front();
     // Signals are caught from the start: a SIGTERM during start-up is a clean stop too.
@@ -118,6 +131,7 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
         if (ec) return;
         stopping = true;
         spdlog::info("signal {} received: finishing requests in progress, then stopping", signal);
+        if (worker) worker->stop();
         for (auto& loop : loops) {
             net::co_spawn(loop->io, [&l = *loop]() -> Task<void> {
                 co_await l.server.shutdown(std::chrono::seconds(10));
@@ -160,6 +174,10 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
 
     std::vector<std::thread> workers;
     for (std::size_t i = 1; i < loops.size(); ++i) workers.emplace_back([&loop = *loops[i]] { loop.io.run(); });
+    if (worker) {
+        workers.emplace_back([&worker] { worker->run(config::Duration(10'000)); });
+        spdlog::info("outbound worker running in this process (--with-worker); the inbound role is not built yet");
+    }
     first.io.run();
     for (auto& t : workers) t.join();
     spdlog::info("wappa serve stopped");
@@ -172,7 +190,7 @@ Command setup_serve(CLI::App& app, const GlobalOptions& global) {
     auto o = std::make_shared<ServeOptions>();
     auto* cmd = app.add_subcommand("serve", "Run the HTTP server: Meta webhooks, health, metrics");
     cmd->add_option("--listen", o->listen, "Listen address host:port (overrides server.listen)");
-    cmd->add_flag("--with-worker", o->with_worker, "Also run the queue workers in this process");
+    cmd->add_flag("--with-worker", o->with_worker, "Also run the outbound worker in this process");
     return {cmd, [&global, o] { return run_serve(global, *o); }, true};
 }
 

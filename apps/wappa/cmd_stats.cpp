@@ -7,8 +7,8 @@
 #include "common.hpp"
 #include "one_shot.hpp"
 #include "wappa/core/exit_codes.hpp"
-#include "wappa/core/json.hpp"
 #include "wappa/queue/outbound_queue.hpp"
+#include "wappa/service/outbound_admin.hpp"
 
 namespace wappa::app {
 namespace {
@@ -17,36 +17,6 @@ struct StatsOptions {
     bool json = false;
     double watch = 0;
 };
-
-std::string as_json(const queue::QueueStats& s) {
-    std::string out = "{\"outbound\":{\"queued\":" + std::to_string(s.queued) + ",\"delayed\":" + std::to_string(s.delayed) +
-                      ",\"in_flight\":" + std::to_string(s.in_flight) + ",\"failed\":" + std::to_string(s.failed) + "},\"totals\":{";
-    bool first = true;
-    std::string tenants;
-    for (const auto& [key, value] : s.counters) {
-        if (key.find(':') != std::string::npos) continue;
-        out += (first ? "" : ",") + json::quote(key) + ":" + std::to_string(value);
-        first = false;
-    }
-    out += "},\"by_tenant\":{";
-    std::map<std::string, std::map<std::string, std::int64_t>> by_tenant;
-    for (const auto& [key, value] : s.counters) {
-        const auto colon = key.find(':');
-        if (colon != std::string::npos) by_tenant[key.substr(colon + 1)][key.substr(0, colon)] = value;
-    }
-    first = true;
-    for (const auto& [tenant, figures] : by_tenant) {
-        out += (first ? "" : ",") + json::quote(tenant) + ":{";
-        bool inner = true;
-        for (const auto& [k, v] : figures) {
-            out += (inner ? "" : ",") + json::quote(k) + ":" + std::to_string(v);
-            inner = false;
-        }
-        out += "}";
-        first = false;
-    }
-    return out + "}}";
-}
 
 void print_table(const queue::QueueStats& s) {
     std::printf("outbound   queued %8lld   delayed %8lld   in flight %8lld   failed %8lld\n", static_cast<long long>(s.queued),
@@ -81,7 +51,7 @@ int run_stats(const GlobalOptions& global, const StatsOptions& o) {
             if (o.watch > 0 && ::isatty(STDOUT_FILENO) == 1) std::printf("\x1b[H\x1b[2J");
             print_table(stats.value());
         } else {
-            std::cout << as_json(stats.value()) << std::endl;
+            std::cout << service::stats_json(stats.value()) << std::endl;
         }
         if (o.watch <= 0) return exit_code::ok;
         std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long long>(o.watch * 1000)));

@@ -14,10 +14,7 @@
 
 #include "common.hpp"
 #include "wappa/core/exit_codes.hpp"
-#include "wappa/graph/transport.hpp"
-#include "wappa/queue/outbound_queue.hpp"
-#include "wappa/redis/client.hpp"
-#include "wappa/service/outbound_worker.hpp"
+#include "outbound_runtime.hpp"
 
 namespace wappa::app {
 namespace {
@@ -31,49 +28,22 @@ struct WorkerOptions {
 };
 
 int run_one_worker(const config::Config& config, const WorkerOptions& o) {
-    net::io_context io(1);
-    redis::Client client(io.get_executor(), redis_settings(config, "redis"));
-    client.start();
-    queue::OutboundSettings qs;
-    qs.prefix = config.redis.key_prefix;
-    qs.lease = config.outbound.visibility_timeout;
-    qs.max_attempts = config.outbound.max_attempts;
-    qs.backoff_base = config.outbound.backoff_base;
-    qs.backoff_max = config.outbound.backoff_max;
-    qs.retry_ambiguous = config.outbound.on_ambiguous == "retry";
-    queue::OutboundQueue outbound(client, qs);
-    std::string error;
-    auto transport = graph::make_transport(io.get_executor(),
-                                           {config.graph.base_url, config.graph.api_version, config.graph.timeout, {}}, error);
-    if (!transport) {
-        allow_termination_signals();
-        std::cerr << "wappa worker: " << error << "\n";
-        return exit_code::config;
-    }
-    service::OutboundWorker worker(config, outbound, *transport, static_cast<std::size_t>(o.concurrency));
-    net::signal_set signals(io, SIGINT, SIGTERM);
+    metrics::Registry registry;
+    std::optional<config::Address> metrics_listen;
+    if (!o.metrics_listen.empty()) metrics_listen = config::parse_address(o.metrics_listen).value();   // checked by run_worker
+    OutboundRuntime runtime(config, static_cast<std::size_t>(o.concurrency), registry, metrics_listen);
+    net::signal_set signals(runtime.io(), SIGINT, SIGTERM);
     allow_termination_signals();
+    if (auto prepared = runtime.prepare(); !prepared) {
+        std::cerr << "wappa worker: " << prepared.error().message << "\n";
+        return prepared.error().message.starts_with("--metrics-listen") ? exit_code::unavailable : exit_code::config;
+    }
     signals.async_wait([&](const boost::system::error_code& ec, int signal) {
         if (ec) return;
         spdlog::info("signal {} received: no new jobs, finishing the ones in flight (grace {}s)", signal, o.grace);
-        worker.stop();
+        runtime.stop();
     });
-    int code = exit_code::ok;
-    auto body = [&]() -> Task<void> {
-        if (auto connected = co_await client.wait_connected(config.redis.connect_timeout); !connected) {
-            std::cerr << "wappa worker: " << connected.error().message << " (redis.url)\n";
-            code = exit_code::unavailable;
-        } else {
-            spdlog::info("outbound worker running concurrency={} graph={}", o.concurrency, config.graph.base_url);
-            co_await worker.run(std::chrono::milliseconds(static_cast<long long>(o.grace * 1000)));
-            const auto& s = worker.stats();
-            spdlog::info("outbound worker stopped sent={} retried={} deferred={} failed={}", s.sent, s.retried, s.deferred, s.failed);
-        }
-        signals.cancel();
-        client.stop();
-    };
-    net::co_spawn(io, body(), net::detached);
-    io.run();
+    const int code = runtime.run(std::chrono::milliseconds(static_cast<long long>(o.grace * 1000)));
     return code;
 }
 
@@ -87,7 +57,13 @@ int supervise(const config::Config& config, const WorkerOptions& o) {
             sigemptyset(&child);
             sigaddset(&child, SIGCHLD);
             sigprocmask(SIG_UNBLOCK, &child, nullptr);  // SIGTERM/SIGINT stay blocked until its handler is in place
-            std::_Exit(run_one_worker(config, o));
+            auto mine = o;
+            if (!mine.metrics_listen.empty()) {
+                auto address = config::parse_address(mine.metrics_listen).value();
+                if (address.port != 0) address.port = static_cast<std::uint16_t>(address.port + slot);
+                mine.metrics_listen = address.host + ":" + std::to_string(address.port);
+            }
+            std::_Exit(run_one_worker(config, mine));
         }
         children[pid] = slot;
     };
@@ -122,17 +98,28 @@ int supervise(const config::Config& config, const WorkerOptions& o) {
     return exit_code::ok;
 }
 
-int run_worker(const GlobalOptions& global, const WorkerOptions& o) {
+int run_worker(const GlobalOptions& global, WorkerOptions o) {
     auto config = load_config_or_report(global);
     if (!config) return exit_code::config;
-    if (o.processes <= 1 && o.role != "inbound") return run_one_worker(*config, o);
-    allow_termination_signals();
+    if (!o.metrics_listen.empty()) {
+        if (auto a = config::parse_address(o.metrics_listen); !a) {
+            allow_termination_signals();
+            std::cerr << "wappa worker: --metrics-listen: " << a.error().message << "\n";
+            return exit_code::usage;
+        }
+    }
     if (o.role == "inbound") {
+        allow_termination_signals();
         std::cerr << "wappa worker: --role inbound is not built yet (inbound events stay queued in Redis streams)\n";
         return exit_code::usage;
     }
-    if (o.role == "all") spdlog::warn("--role all runs the outbound role only: the inbound role is not built yet");
-    if (!o.metrics_listen.empty()) spdlog::warn("--metrics-listen is not built yet; ignoring {}", o.metrics_listen);
+    if (o.role == "all") spdlog::info("--role all runs the outbound role: the inbound role is not built yet");
+    if (o.processes <= 1) return run_one_worker(*config, o);
+    allow_termination_signals();
+    if (!o.metrics_listen.empty()) {
+        // One address cannot be bound by N processes: each child serves on the next port.
+        spdlog::info("--metrics-listen with {} processes: process i listens on port+i", o.processes);
+    }
     return supervise(*config, o);
 }
 
@@ -144,7 +131,7 @@ Command setup_worker(CLI::App& app, const GlobalOptions& global) {
     cmd->add_option("--role", o->role, "outbound|inbound|all (default all)")->check(CLI::IsMember({"outbound", "inbound", "all"}));
     cmd->add_option("--concurrency", o->concurrency, "In-flight jobs per process (default 64)")->check(CLI::Range(1, 10000));
     cmd->add_option("--processes,--workers", o->processes, "Fork N worker processes and supervise them")->check(CLI::Range(1, 256));
-    cmd->add_option("--metrics-listen", o->metrics_listen, "Serve /metrics and health on ADDR (not built yet)");
+    cmd->add_option("--metrics-listen", o->metrics_listen, "Serve /metrics and /api/admin/health of this worker on host:port");
     cmd->add_option("--grace", o->grace, "Seconds to let in-flight jobs finish on SIGTERM (default 30)")->check(CLI::NonNegativeNumber);
     return {cmd, [&global, o] { return run_worker(global, *o); }, true};
 }

@@ -1,12 +1,14 @@
 """A fake Graph API on loopback: records every send and answers as scripted (fault injection)."""
 import json
+import ssl
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeGraph:
-    def __init__(self):
+    def __init__(self, tls_dir=None):
         self.lock = threading.Lock()
         self.requests = []          # (path, authorization, body dict)
         self.times = []             # monotonic arrival time of each request
@@ -40,6 +42,9 @@ class FakeGraph:
                         answer = (200, {"messaging_product": "whatsapp",
                                         "contacts": [{"input": body["to"], "wa_id": body["to"]}],
                                         "messages": [{"id": f"wamid.FAKE{n}", "message_status": "accepted"}]}, {})
+                if answer[0] == "hang":   # a Graph API that takes this long to answer
+                    time.sleep(answer[1])
+                    answer = answer[2]
                 status, payload, headers = answer
                 data = json.dumps(payload).encode()
                 self.send_response(status)
@@ -57,6 +62,13 @@ class FakeGraph:
                 pass  # a client killed mid-request (the kill -9 test) is expected, not news
 
         self.server = Server(("127.0.0.1", 0), Handler)
+        self.ca_file = None
+        if tls_dir:
+            self.ca_file = self_signed_certificate(tls_dir)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.ca_file, self.ca_file.replace("cert.pem", "key.pem"))
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.scheme = "https" if tls_dir else "http"
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -72,3 +84,12 @@ class FakeGraph:
 
 def graph_error(code, message="error", http=400):
     return (http, {"error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "X"}}, {})
+
+
+def self_signed_certificate(directory, names="IP:127.0.0.1,DNS:localhost"):
+    """A certificate for 127.0.0.1 that is its own CA: graph.ca_file trusts it."""
+    cert, key = f"{directory}/cert.pem", f"{directory}/key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", f"subjectAltName={names}", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert

@@ -43,14 +43,19 @@ def wait_until(predicate, timeout=10.0, what="condition"):
 
 
 class Redis:
-    def __init__(self):
+    """A private redis-server; `durable` keeps an fsync-always AOF so that it survives a kill."""
+
+    def __init__(self, durable=False):
         self.port = free_port()
         self.proc = None
+        self.dir = tempfile.TemporaryDirectory() if durable else None
         self.start()
 
     def start(self):
+        persistence = ["--appendonly", "yes", "--appendfsync", "always", "--dir", self.dir.name] if self.dir \
+            else ["--appendonly", "no"]
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *persistence],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: self.cli("PING") == "PONG", what="redis-server to start")
 

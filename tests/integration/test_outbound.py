@@ -1,71 +1,15 @@
 """Outbound: `wappa enqueue` → queue → `wappa worker` → (fake) Graph API (INTERFACE.md §1, §5)."""
 import json
-import os
-import subprocess
-import tempfile
 import time
 import unittest
 from collections import Counter
 
-from fake_graph import FakeGraph, graph_error
-from harness import WAPPA, Redis, free_port, run, wait_until, write_config
+from fake_graph import graph_error
+from harness import run, wait_until
+from outbound_case import OutboundCase
 
-TENANTS = {"acme": "106540352242922", "beta": "110011223344556"}
 
-
-class OutboundTest(unittest.TestCase):
-    def setUp(self):
-        self.redis = Redis()
-        self.graph = FakeGraph()
-        self.dir = tempfile.TemporaryDirectory()
-        self.config = write_config(self.dir.name, self.redis.url, free_port(), extra=f"""
-[graph]
-base_url = "http://127.0.0.1:{self.graph.port}"
-
-[outbound]
-rate_per_number = 100000
-rate_per_recipient = 100000
-backoff_base = "20ms"
-backoff_max = "100ms"
-max_attempts = 3
-""")
-        self.workers = []
-
-    def tearDown(self):
-        for w in self.workers:
-            if w.poll() is None:
-                w.kill()
-                w.wait()
-            w.log.close()
-        self.graph.stop()
-        self.redis.stop()
-        self.dir.cleanup()
-
-    def worker(self, *args):
-        log = open(os.path.join(self.dir.name, f"worker{len(self.workers)}.log"), "w+")
-        proc = subprocess.Popen([WAPPA, "-c", self.config, "worker", "--role", "outbound", *args],
-                                stdout=subprocess.DEVNULL, stderr=log)
-        proc.log = log
-        self.workers.append(proc)
-        return proc
-
-    @staticmethod
-    def wait_running(proc):
-        def running():
-            proc.log.flush()
-            with open(proc.log.name) as f:
-                return "outbound worker running" in f.read()
-        wait_until(running, timeout=20, what="the worker to start")
-
-    def enqueue_json(self, jobs, *args):
-        text = "".join(json.dumps(j) + "\n" for j in jobs)
-        return run("-c", self.config, "enqueue", "--json", "-", *args, input=text, timeout=60)
-
-    def inspect(self, message_id):
-        r = run("-c", self.config, "inspect", message_id, "--json")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        return json.loads(r.stdout)
-
+class OutboundTest(OutboundCase):
     def test_every_message_is_sent_exactly_once(self):
         jobs = []
         for i in range(300):
@@ -191,10 +135,7 @@ max_attempts = 3
         self.assertEqual(r.returncode, 69)
 
     def test_pair_limit_spaces_messages_to_one_recipient(self):
-        with open(self.config) as f:
-            text = f.read().replace("rate_per_recipient = 100000", "rate_per_recipient = 2")
-        with open(self.config, "w") as f:
-            f.write(text)
+        self.edit_config("rate_per_recipient = 100000", "rate_per_recipient = 2")
         jobs = [{"type": "text_message", "tenant": "acme", "to_number": "16505551234", "text": f"n{i}",
                  "message_id": f"p{i}"} for i in range(3)]
         # Workers running, as in production: the pair limit is planned when the jobs are queued.
@@ -208,10 +149,7 @@ max_attempts = 3
         self.assertEqual(self.graph.sent_ids(), ["p0", "p1", "p2"])
 
     def test_rate_per_number_is_kept(self):
-        with open(self.config) as f:
-            text = f.read().replace("rate_per_number = 100000", "rate_per_number = 50")
-        with open(self.config, "w") as f:
-            f.write(text)
+        self.edit_config("rate_per_number = 100000", "rate_per_number = 50")
         jobs = [{"type": "text_message", "tenant": "acme", "to_number": f"+1650557{i:04d}", "text": "x"} for i in range(100)]
         self.assertEqual(self.enqueue_json(jobs).returncode, 0)
         self.worker("--concurrency", "32")
@@ -221,10 +159,7 @@ max_attempts = 3
         self.assertLess(abs(rate - 50) / 50, 0.10, f"measured {rate:.1f} messages/s for a limit of 50")
 
     def test_kill_9_mid_run_never_sends_twice(self):
-        with open(self.config) as f:
-            text = f.read().replace("max_attempts = 3", 'max_attempts = 3\nvisibility_timeout = "2s"')
-        with open(self.config, "w") as f:
-            f.write(text)
+        self.edit_config("max_attempts = 3", 'max_attempts = 3\nvisibility_timeout = "2s"')
         self.graph.latency = 0.02
         jobs = [{"type": "text_message", "tenant": "acme", "to_number": f"+1650556{i:04d}", "text": "x",
                  "message_id": f"k{i}"} for i in range(400)]
@@ -234,10 +169,7 @@ max_attempts = 3
         first.kill()
         first.wait()
         self.worker("--concurrency", "8")
-        def settled():
-            stats = json.loads(run("-c", self.config, "stats", "--json").stdout)["outbound"]
-            return stats["queued"] + stats["delayed"] + stats["in_flight"] == 0
-        wait_until(settled, timeout=60, what="the queue to drain")
+        wait_until(self.drained, timeout=60, what="the queue to drain")
         counts = Counter(self.graph.sent_ids())
         self.assertEqual(max(counts.values()), 1, "a message reached the Graph API twice")
         totals = json.loads(run("-c", self.config, "stats", "--json").stdout)["totals"]

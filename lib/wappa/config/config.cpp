@@ -91,6 +91,14 @@ Status assign_text(std::int64_t& out, std::string_view text) {
     out = v;
     return {};
 }
+Status assign_text(double& out, std::string_view text) {
+    const std::string copy(text);
+    char* end = nullptr;
+    const double v = std::strtod(copy.c_str(), &end);
+    if (copy.empty() || end != copy.c_str() + copy.size()) return Error{"'" + copy + "' is not a number"};
+    out = v;
+    return {};
+}
 template <class T, class Parse>
 Status assign_parsed(T& out, std::string_view text, Parse parse) {
     auto parsed = parse(text);
@@ -125,7 +133,7 @@ std::string toml_type_name(const toml::node& node) {
 template <class T>
 Status assign_node(T& out, const toml::node& node, const char* expected) {
     if (auto s = node.as_string()) return assign_text(out, s->get());
-    if constexpr (std::is_same_v<T, Duration> || std::is_same_v<T, Rate> ||
+    if constexpr (std::is_same_v<T, Duration> || std::is_same_v<T, Rate> || std::is_same_v<T, double> ||
                   std::is_same_v<T, std::optional<Rate>>) {
         if (auto i = node.as_integer()) return assign_text(out, std::to_string(i->get()));
         if (auto f = node.as_floating_point()) {
@@ -150,6 +158,7 @@ const char* expected_form() {
     else if constexpr (std::is_same_v<T, Duration>) return "a duration (seconds, or \"250ms\", \"30s\", \"5m\", \"1h\")";
     else if constexpr (std::is_same_v<T, Bytes>) return "a size (bytes, or \"512KiB\", \"1MiB\")";
     else if constexpr (std::is_same_v<T, Rate> || std::is_same_v<T, std::optional<Rate>>) return "a rate (messages per second)";
+    else if constexpr (std::is_same_v<T, double>) return "a number";
     else return "a whole number";
 }
 
@@ -282,7 +291,12 @@ void validate(LoadedConfig& out, const std::vector<toml::source_region>& tenant_
         add("graph.base_url", "must be \"sandbox\", an https:// URL, or an http:// URL on loopback (tests)");
     }
     if (c.graph.max_connections < 1) add("graph.max_connections", "must be at least 1");
+    if (!c.graph.ca_file.empty() && !std::filesystem::exists(c.graph.ca_file)) {
+        add("graph.ca_file", "'" + c.graph.ca_file + "' does not exist");
+    }
+    if (c.graph.sandbox_error_rate < 0 || c.graph.sandbox_error_rate > 1) add("graph.sandbox_error_rate", "must be between 0 and 1");
     if (c.outbound.max_attempts < 1) add("outbound.max_attempts", "must be at least 1");
+    if (c.outbound.failed_max < 1) add("outbound.failed_max", "must be at least 1");
     if (c.outbound.burst_per_recipient < 1) add("outbound.burst_per_recipient", "must be at least 1");
     if (c.outbound.on_ambiguous != "fail" && c.outbound.on_ambiguous != "retry") {
         add("outbound.on_ambiguous", "must be \"fail\" or \"retry\", not \"" + c.outbound.on_ambiguous + "\"");
@@ -326,6 +340,11 @@ std::string render_value(std::int64_t v, Kind, std::string_view) { return std::t
 std::string render_value(Duration v, Kind, std::string_view) { return quote(format_duration(v)); }
 std::string render_value(Bytes v, Kind, std::string_view) { return quote(format_size(v)); }
 std::string render_value(Rate v, Kind, std::string_view) { return format_rate(v); }
+std::string render_value(double v, Kind, std::string_view) {
+    std::ostringstream text;
+    text << v;
+    return text.str();
+}
 
 template <class Section>
 void render_section(std::ostringstream& out, Section& section) {

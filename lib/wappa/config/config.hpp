@@ -40,6 +40,9 @@ struct GraphSettings {
     std::string api_version = "v23.0";
     Duration timeout{15'000};
     std::int64_t max_connections = 64;
+    std::string ca_file;                  // extra trusted CA (PEM); empty = the system's store
+    Duration sandbox_latency{0};          // "sandbox": how long each fake send takes
+    double sandbox_error_rate = 0;        // "sandbox": share of sends answered with a transient error
 };
 
 struct PubsubSettings {
@@ -59,6 +62,9 @@ struct OutboundSettings {
     Rate rate_per_recipient{1.0 / 6.0};
     std::int64_t burst_per_recipient = 1;
     std::string on_ambiguous = "fail";
+    Duration retention{7LL * 86'400'000};      // a sent message's state and history
+    std::int64_t failed_max = 100'000;         // failed messages kept, oldest dropped first
+    Duration failed_max_age{30LL * 86'400'000};
 };
 
 struct BotSettings {

@@ -40,6 +40,9 @@ void visit(GraphSettings& s, Visit&& v) {
     v("api_version", s.api_version, Kind::plain);
     v("timeout", s.timeout, Kind::plain);
     v("max_connections", s.max_connections, Kind::plain);
+    v("ca_file", s.ca_file, Kind::plain);
+    v("sandbox_latency", s.sandbox_latency, Kind::plain);
+    v("sandbox_error_rate", s.sandbox_error_rate, Kind::plain);
 }
 
 template <class Visit>
@@ -61,6 +64,9 @@ void visit(OutboundSettings& s, Visit&& v) {
     v("rate_per_recipient", s.rate_per_recipient, Kind::plain);
     v("burst_per_recipient", s.burst_per_recipient, Kind::plain);
     v("on_ambiguous", s.on_ambiguous, Kind::plain);
+    v("retention", s.retention, Kind::plain);
+    v("failed_max", s.failed_max, Kind::plain);
+    v("failed_max_age", s.failed_max_age, Kind::plain);
 }
 
 template <class Visit>

@@ -2,12 +2,14 @@
 // Sending one request to the Graph API's /{phone_number_id}/messages edge, and what its answer
 // means for the queue (SPEC.md §9): sent, retry later, back off without spending an attempt, or
 // fail for good.
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
 
 #include "wappa/config/units.hpp"
 #include "wappa/core/asio.hpp"
+#include "wappa/core/result.hpp"
 
 namespace wappa::graph {
 
@@ -31,14 +33,18 @@ public:
 };
 
 struct TransportSettings {
-    std::string base_url = "sandbox";   // "sandbox", or http://127.0.0.1:PORT (tests)
+    std::string base_url = "sandbox";   // "sandbox", https://graph.facebook.com, or http://127.0.0.1:PORT (tests)
     std::string api_version = "v23.0";
-    config::Duration timeout{15'000};
+    config::Duration timeout{15'000};   // connect, TLS handshake, and the whole request and answer
+    std::size_t max_connections = 64;   // open connections at most; sends wait for a free one
+    std::string ca_file;                // extra trusted CAs (PEM), on top of the system's store
     config::Duration sandbox_latency{0};
+    double sandbox_error_rate = 0;      // share of sandbox sends answered with a transient error
 };
 
-// "sandbox" answers like Meta and sends nothing; http:// talks to a loopback server (tests).
-// The error names what is not supported.
+// "sandbox" answers like Meta and sends nothing; https:// verifies the server's certificate
+// (chain and host name, SNI sent) over a pool of keep-alive connections; http:// is for a
+// loopback test server. The error names what is wrong.
 std::unique_ptr<Transport> make_transport(net::any_io_executor executor, const TransportSettings& settings, std::string& error);
 
 }  // namespace wappa::graph

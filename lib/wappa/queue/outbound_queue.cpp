@@ -39,6 +39,15 @@ local function mark_failed(id, mk, code, error, reason)
   count(mk, 'failed')
   hist(id, {event = 'failed', code = tonumber(code), error = error, reason = reason})
 end
+-- Sent, for good: leaves the lease, keeps its state for the retention period.
+local function mark_sent(id, mk, wamid, status, retention)
+  redis.call('ZREM', P .. 'inflight', id)
+  redis.call('HSET', mk, 'status', status, 'wamid', wamid, 'token', '', 'updated_at', now, 'sent_at', now)
+  if wamid ~= '' then redis.call('SET', P .. 'wamid:' .. wamid, id, 'PX', retention) end
+  redis.call('PEXPIRE', mk, retention)
+  redis.call('PEXPIRE', P .. 'hist:' .. id, retention)
+  count(mk, 'sent')
+end
 local function owned(mk, token)
   local f = redis.call('HMGET', mk, 'token', 'status')
   return f[1] == token and f[2] == 'sending'
@@ -76,9 +85,25 @@ if ARGV[12] ~= '' then redis.call('PUBLISH', ARGV[12], ARGV[13]) end
 return {'queued', 'queued'}
 )lua");
 
-// ARGV: prefix, max, lease ms, retry ambiguous (0/1)
+// ARGV: prefix, max, lease ms, retry ambiguous (0/1), global interval ms (0 = none),
+//       failed max age ms, failed max count
 const redis::Script claim_script(std::string(prelude) + R"lua(
 local max, lease = tonumber(ARGV[2]), tonumber(ARGV[3])
+-- Bounded memory: the failed set loses what is older than its age limit, then its oldest
+-- beyond its cap, with their state.
+local drop = redis.call('ZRANGEBYSCORE', P .. 'failed', '-inf', now - tonumber(ARGV[6]), 'LIMIT', 0, 100)
+local extra = redis.call('ZCARD', P .. 'failed') - #drop - tonumber(ARGV[7])
+if extra > 0 then
+  for _, id in ipairs(redis.call('ZRANGE', P .. 'failed', #drop, #drop + math.min(extra, 100) - 1)) do table.insert(drop, id) end
+end
+for _, id in ipairs(drop) do
+  redis.call('ZREM', P .. 'failed', id)
+  redis.call('DEL', P .. 'msg:' .. id, P .. 'hist:' .. id)
+  redis.call('HINCRBY', P .. 'counts', 'dropped', 1)
+end
+local ginterval = tonumber(ARGV[5])
+local gtat = 0
+if ginterval > 0 then gtat = tonumber(redis.call('GET', P .. 'global_tat') or '0') end
 -- Leases that ran out: the worker died or hung, maybe after the request left.
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'inflight', '-inf', now, 'LIMIT', 0, 100)) do
   redis.call('ZREM', P .. 'inflight', id)
@@ -103,6 +128,7 @@ local out = {}
 local rounds = 0
 while #out < max and rounds < max * 4 do
   rounds = rounds + 1
+  if ginterval > 0 and gtat - math.max(ginterval, 100) > now then break end
   local s = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 1)
   if #s == 0 then break end
   local pn = s[1]
@@ -115,6 +141,7 @@ while #out < max and rounds < max * 4 do
   else
     local id = first[1]
     redis.call('ZREM', ready, id)
+    if ginterval > 0 then gtat = math.max(gtat, now) + ginterval end
     local interval = tonumber(redis.call('HGET', P .. 'interval', pn) or '0')
     local tat = math.max(tonumber(redis.call('HGET', P .. 'rate_tat', pn) or '0'), now) + interval
     redis.call('HSET', P .. 'rate_tat', pn, tat)
@@ -130,18 +157,51 @@ while #out < max and rounds < max * 4 do
     table.insert(out, {id, token, f[1], pn, f[2], attempts})
   end
 end
+if ginterval > 0 then redis.call('SET', P .. 'global_tat', gtat, 'PX', math.floor(math.max(gtat - now, 0)) + 60000) end
 return out
 )lua");
 
-// ARGV: prefix, id, token, wamid
+// ARGV: prefix, id, token, wamid, retention ms
 const redis::Script sent_script(std::string(prelude) + R"lua(
 local id, mk = ARGV[2], P .. 'msg:' .. ARGV[2]
 if not owned(mk, ARGV[3]) then return 0 end
-redis.call('HSET', mk, 'status', 'sent', 'wamid', ARGV[4], 'token', '', 'updated_at', now, 'sent_at', now)
-redis.call('ZREM', P .. 'inflight', id)
-redis.call('SET', P .. 'wamid:' .. ARGV[4], id, 'EX', 604800)
-count(mk, 'sent')
+mark_sent(id, mk, ARGV[4], 'sent', tonumber(ARGV[5]))
 hist(id, {event = 'sent', wamid = ARGV[4]})
+return 1
+)lua");
+
+// One status webhook. ARGV: prefix, id ('' = unknown), wamid, status, error code, error title,
+// retention ms
+const redis::Script status_script(std::string(prelude) + R"lua(
+local id = ARGV[2]
+if id == '' or redis.call('EXISTS', P .. 'msg:' .. id) == 0 then
+  id = ARGV[3] ~= '' and redis.call('GET', P .. 'wamid:' .. ARGV[3])
+  if not id then return 0 end
+end
+local mk = P .. 'msg:' .. id
+local f = redis.call('HMGET', mk, 'status', 'phone_number_id')
+local current, new, wamid = f[1], ARGV[4], ARGV[3]
+local rank = {queued = 0, sending = 1, failed = 1, sent = 2, delivered = 3, read = 4}
+hist(id, {event = 'status', status = new, wamid = wamid, code = tonumber(ARGV[5]), error = ARGV[6] ~= '' and ARGV[6] or nil})
+if new == 'failed' then
+  if current == 'failed' then return 1 end
+  redis.call('ZREM', P .. 'ready:' .. f[2], id)
+  redis.call('PERSIST', mk)
+  redis.call('PERSIST', P .. 'hist:' .. id)
+  mark_failed(id, mk, ARGV[5], ARGV[6] ~= '' and ARGV[6] or 'delivery failed', 'delivery failed')
+  return 1
+end
+if not rank[new] or new == 'queued' or new == 'sending' then return 1 end
+if current == 'queued' or current == 'sending' or current == 'failed' then
+  -- Meta has it: the send whose outcome was unknown did go out. Never send it again.
+  redis.call('ZREM', P .. 'ready:' .. f[2], id)
+  redis.call('ZREM', P .. 'failed', id)
+  mark_sent(id, mk, wamid, new, tonumber(ARGV[7]))
+  hist(id, {event = 'resolved', status = new, previous = current})
+elseif rank[new] > (rank[current] or 0) then
+  redis.call('HSET', mk, 'status', new, 'updated_at', now, new .. '_at', now)
+  count(mk, new)
+end
 return 1
 )lua");
 
@@ -250,7 +310,9 @@ Task<Result<std::vector<Claim>>> OutboundQueue::claim(std::size_t max) {
     const auto max_text = std::to_string(max);
     redis::ScriptCall call;
     call.keys.push_back(senders);
-    const auto args = strings(tag_, max_text, lease, settings_.retry_ambiguous ? "1" : "0");
+    const auto args = strings(tag_, max_text, lease, settings_.retry_ambiguous ? "1" : "0",
+                              ms(settings_.rate_global > 0 ? 1000.0 / settings_.rate_global : 0),
+                              std::to_string(settings_.failed_max_age.count()), std::to_string(settings_.failed_max));
     call.args.assign(args.begin(), args.end());
     std::vector<redis::ScriptCall> calls{call};
     auto replies = co_await redis::run_script(client_, claim_script, calls);
@@ -267,8 +329,32 @@ Task<Result<std::vector<Claim>>> OutboundQueue::claim(std::size_t max) {
 }
 
 Task<Result<bool>> OutboundQueue::mark_sent(const Claim& c, const std::string& wamid) {
-    const auto args = strings(tag_, c.message_id, c.token, wamid);
+    const auto args = strings(tag_, c.message_id, c.token, wamid, std::to_string(settings_.retention.count()));
     co_return co_await run_transition(client_, sent_script, tag_ + "senders", args);
+}
+
+Task<Result<std::size_t>> OutboundQueue::apply_statuses(const std::vector<StatusReport>& reports) {
+    std::vector<std::vector<std::string>> storage;
+    storage.reserve(reports.size());
+    std::vector<redis::ScriptCall> calls;
+    const auto senders = tag_ + "senders";
+    const auto retention = std::to_string(settings_.retention.count());
+    for (const auto& r : reports) {
+        auto& args = storage.emplace_back(strings(tag_, r.message_id, r.wamid, r.status, r.error_code, r.error_title, retention));
+        redis::ScriptCall call;
+        call.keys.push_back(senders);
+        for (const auto& a : args) call.args.push_back(a);
+        calls.push_back(std::move(call));
+    }
+    std::size_t matched = 0;
+    if (calls.empty()) co_return matched;
+    auto replies = co_await redis::run_script(client_, status_script, calls);
+    if (!replies) co_return replies.error();
+    for (const auto& r : replies.value()) {
+        if (r.is_error()) co_return Error{"redis refused a status update: " + r.str};
+        matched += r.integer == 1 ? 1 : 0;
+    }
+    co_return matched;
 }
 
 Task<Result<bool>> OutboundQueue::retry(const Claim& c, std::int64_t code, const std::string& error,

@@ -79,6 +79,20 @@ struct OutboundSettings {
     config::Duration backoff_base{1'000};
     config::Duration backoff_max{300'000};
     bool retry_ambiguous = false;   // [outbound] on_ambiguous = "retry"
+    double rate_global = 0;         // messages/s over every sender; 0 = none
+    config::Duration retention{7 * 86'400'000};        // how long a sent message's state is kept
+    std::int64_t failed_max = 100'000;                 // the failed set's cap, oldest dropped first
+    config::Duration failed_max_age{30LL * 86'400'000};
+};
+
+// A status webhook about a message we sent: joined by our id (biz_opaque_callback_data), else
+// by the wamid.
+struct StatusReport {
+    std::string message_id;
+    std::string wamid;
+    std::string status;         // sent|delivered|read|failed|...
+    std::string error_code;
+    std::string error_title;
 };
 
 class OutboundQueue {
@@ -95,8 +109,12 @@ public:
     // Rate limited by Meta: rescheduled after `delay` without spending an attempt.
     Task<Result<bool>> defer(const Claim& claim, config::Duration delay, std::int64_t code, const std::string& error);
     Task<Result<bool>> fail(const Claim& claim, std::int64_t code, const std::string& error);
-    // Status webhook for a message we sent (biz_opaque_callback_data = message id).
-    // Returns the message's state: hash fields and history entries as JSON.
+    // Status webhooks: advance the state (sent → delivered → read, or failed), and resolve a
+    // send whose outcome was unknown (lease expired, parked as "outcome unknown", or queued
+    // again under on_ambiguous = "retry") as sent, so that it is not sent a second time.
+    // Returns how many reports matched a message of ours.
+    Task<Result<std::size_t>> apply_statuses(const std::vector<StatusReport>& reports);
+    // The message's state: hash fields and history entries as JSON.
     Task<Result<std::optional<std::string>>> inspect(const std::string& message_id);
     // Failed messages whose failure time lies in [from_ms, to_ms].
     Task<Result<std::vector<FailedMessage>>> failed(std::int64_t from_ms, std::int64_t to_ms);

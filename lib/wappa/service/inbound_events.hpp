@@ -7,6 +7,7 @@
 
 #include "wappa/config/config.hpp"
 #include "wappa/queue/inbound_queue.hpp"
+#include "wappa/queue/outbound_queue.hpp"
 #include "wappa/whatsapp/model.hpp"
 
 namespace wappa::service {
@@ -15,6 +16,7 @@ struct InboundBatch {
     std::vector<queue::InboundEvent> events;
     std::vector<std::string> event_types;        // per event: "message:text", "status:read", ...
     std::vector<std::string> unknown_numbers;    // phone_number_ids no tenant accepts (one per change)
+    std::vector<queue::StatusReport> statuses;   // for the outbound queue: our messages' fate
 };
 
 // `accepts` says whether the request's signature authorises events for a tenant.

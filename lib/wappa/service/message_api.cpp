@@ -1,48 +1,15 @@
 #include "wappa/service/message_api.hpp"
 
-#include <openssl/crypto.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include "wappa/core/json.hpp"
 #include "wappa/queue/outbound_queue.hpp"
+#include "wappa/service/api_auth.hpp"
 #include "wappa/service/outbound_jobs.hpp"
 
 namespace wappa::service {
-namespace {
-
-bool same_secret(std::string_view a, std::string_view b) {
-    return !a.empty() && a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
-struct Caller {
-    bool admin = false;
-    const config::TenantSettings* tenant = nullptr;
-};
-
-// Who the Bearer token belongs to: the admin, a tenant, or nobody.
-std::optional<Caller> authenticate(const config::Config& config, const http::Request& request) {
-    const auto header = request.header("Authorization");
-    constexpr std::string_view scheme = "Bearer ";
-    if (!header.starts_with(scheme)) return std::nullopt;
-    const auto token = header.substr(scheme.size());
-    if (same_secret(token, config.server.admin_token)) return Caller{true, nullptr};
-    for (const auto& t : config.tenants) {
-        if (same_secret(token, t.api_token)) return Caller{false, &t};
-    }
-    return std::nullopt;
-}
-
-std::string error_body(std::string_view field, std::string_view message) {
-    std::string body = "{\"error\":";
-    json::append_string(body, field.empty() ? std::string(message) : std::string(field) + ": " + std::string(message));
-    body += ",\"field\":";
-    json::append_string(body, field);
-    return body + "}";
-}
-
-}  // namespace
 
 MessageApi::MessageApi(const config::Config& config, queue::OutboundQueue& queue) : config_(config), queue_(queue) {}
 
@@ -70,15 +37,15 @@ Task<http::Response> MessageApi::queue_job(const http::Request& request, std::st
         }
     }
     auto parsed = whatsapp::parse_job(job_json);
-    if (const auto* error = std::get_if<whatsapp::JobError>(&parsed)) co_return http::Response::json(400, error_body(error->field, error->message));
+    if (const auto* error = std::get_if<whatsapp::JobError>(&parsed)) co_return http::Response::json(400, field_error_body(error->field, error->message));
     auto made = make_enqueue_request(config_, std::get<whatsapp::OutboundJob>(std::move(parsed)));
-    if (const auto* error = std::get_if<whatsapp::JobError>(&made)) co_return http::Response::json(400, error_body(error->field, error->message));
+    if (const auto* error = std::get_if<whatsapp::JobError>(&made)) co_return http::Response::json(400, field_error_body(error->field, error->message));
     const std::vector<queue::EnqueueRequest> jobs{std::get<queue::EnqueueRequest>(std::move(made))};
     auto results = co_await queue_.enqueue(jobs);
     if (!results) co_return http::Response::error(503, "the message could not be queued; retry later");
     const auto& result = results->front();
     if (result.outcome == queue::EnqueueOutcome::conflict) {
-        co_return http::Response::json(409, error_body("message_id", "'" + jobs.front().message_id +
+        co_return http::Response::json(409, field_error_body("message_id", "'" + jobs.front().message_id +
                                                                             "' already exists with a different body"));
     }
     std::string body = "{\"message_id\":";
@@ -95,7 +62,7 @@ Task<http::Response> MessageApi::post_message(const http::Request& request) {
 Task<http::Response> MessageApi::post_compat_text(const http::Request& request) {
     rapidjson::Document doc;
     doc.Parse(request.body.c_str(), request.body.size());
-    if (doc.HasParseError() || !doc.IsObject()) co_return http::Response::json(400, error_body("", "the body must be a JSON object"));
+    if (doc.HasParseError() || !doc.IsObject()) co_return http::Response::json(400, field_error_body("", "the body must be a JSON object"));
     const auto text = [&](const char* key) {
         return doc.HasMember(key) && doc[key].IsString() ? std::string(doc[key].GetString()) : std::string{};
     };

@@ -7,6 +7,21 @@
 
 namespace wappa::service {
 
+queue::OutboundSettings outbound_settings(const config::Config& config) {
+    queue::OutboundSettings s;
+    s.prefix = config.redis.key_prefix;
+    s.lease = config.outbound.visibility_timeout;
+    s.max_attempts = config.outbound.max_attempts;
+    s.backoff_base = config.outbound.backoff_base;
+    s.backoff_max = config.outbound.backoff_max;
+    s.retry_ambiguous = config.outbound.on_ambiguous == "retry";
+    s.rate_global = config.outbound.rate_global.per_second;
+    s.retention = config.outbound.retention;
+    s.failed_max = config.outbound.failed_max;
+    s.failed_max_age = config.outbound.failed_max_age;
+    return s;
+}
+
 std::string new_message_id() {
     thread_local std::mt19937_64 random(std::random_device{}());
     static constexpr char hex[] = "0123456789abcdef";

@@ -9,6 +9,9 @@
 
 namespace wappa::service {
 
+// The queue engine's settings from [redis] and [outbound].
+queue::OutboundSettings outbound_settings(const config::Config& config);
+
 // A fresh message id: 32 random hex digits.
 std::string new_message_id();
 

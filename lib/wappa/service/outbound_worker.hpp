@@ -22,7 +22,7 @@ struct WorkerStats {
 class OutboundWorker {
 public:
     OutboundWorker(const config::Config& config, queue::OutboundQueue& queue, graph::Transport& transport,
-                   std::size_t concurrency);
+                   std::size_t concurrency, struct WorkerMetrics& metrics);
 
     // Runs until stop() is called; then lets the sends in flight finish, up to `grace`.
     Task<void> run(config::Duration grace);
@@ -39,6 +39,10 @@ private:
     std::size_t in_flight_ = 0;
     bool stopping_ = false;
     WorkerStats stats_;
+    WorkerMetrics& metrics_;
 };
+
+// Copies the queue's depths into the metrics every `period`, until `stop` is set.
+Task<void> refresh_queue_depths(queue::OutboundQueue& queue, WorkerMetrics& metrics, const bool& stop, config::Duration period);
 
 }  // namespace wappa::service

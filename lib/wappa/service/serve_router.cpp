@@ -6,6 +6,7 @@
 #include "wappa/metrics/metrics.hpp"
 #include "wappa/redis/client.hpp"
 #include "wappa/service/message_api.hpp"
+#include "wappa/service/outbound_admin.hpp"
 #include "wappa/service/serve_metrics.hpp"
 #include "wappa/service/webhook_intake.hpp"
 
@@ -68,6 +69,10 @@ http::Handler make_serve_handler(ServeContext context) {
         } else if (path == "/api/admin/health") {
             route = "health";
             response = co_await health(ctx);
+        } else if (ctx.admin.handles(path)) {
+            route = path.starts_with("/api/admin/messages/") && path != "/api/admin/messages/stats" && path != "/api/admin/messages/requeue"
+                        ? "admin_message" : std::string(path.substr(std::string_view("/api/admin/").size()));
+            response = co_await ctx.admin.handle(request);
         } else if (path == "/metrics") {
             route = "metrics";
             response = http::Response{200, "text/plain; version=0.0.4", ctx.registry.render(), {}};

@@ -14,12 +14,14 @@ namespace wappa::service {
 
 class WebhookIntake;
 class MessageApi;
+class AdminApi;
 struct ServeMetrics;
 
 struct ServeContext {
     const config::Config& config;
     WebhookIntake& intake;
     MessageApi& messages;
+    AdminApi& admin;
     redis::Client& redis;
     ServeMetrics& metrics;
     const metrics::Registry& registry;

@@ -7,6 +7,7 @@
 
 #include "wappa/core/time.hpp"
 #include "wappa/queue/inbound_queue.hpp"
+#include "wappa/queue/outbound_queue.hpp"
 #include "wappa/service/inbound_events.hpp"
 #include "wappa/service/serve_metrics.hpp"
 #include "wappa/whatsapp/parser.hpp"
@@ -26,8 +27,9 @@ std::string query_value(const http::Request& request, std::string_view dotted, s
 
 }  // namespace
 
-WebhookIntake::WebhookIntake(const config::Config& config, queue::InboundQueue& queue, ServeMetrics& metrics)
-    : config_(config), queue_(queue), metrics_(metrics) {}
+WebhookIntake::WebhookIntake(const config::Config& config, queue::InboundQueue& queue, queue::OutboundQueue& outbound,
+                             ServeMetrics& metrics)
+    : config_(config), queue_(queue), outbound_(outbound), metrics_(metrics) {}
 
 http::Response WebhookIntake::verify(const http::Request& request, std::optional<std::string_view> tenant) const {
     const auto mode = query_value(request, "hub.mode", "hub_mode");
@@ -92,6 +94,16 @@ Task<http::Response> WebhookIntake::receive(const http::Request& request, std::o
         metrics_.redis_errors.inc({"inbound_append"});
         spdlog::error("webhook not acknowledged (Meta will retry): {}", appended.error().message);
         co_return http::Response::error(503, "events could not be queued; retry later");
+    }
+    // Our sent messages' fate (and the resolution of sends whose outcome was unknown). Applying
+    // a status twice changes nothing, so a failure here is answered 503 for Meta to retry.
+    if (!batch.statuses.empty()) {
+        auto applied = co_await outbound_.apply_statuses(batch.statuses);
+        if (!applied) {
+            metrics_.redis_errors.inc({"outbound_status"});
+            spdlog::error("webhook not acknowledged (Meta will retry): statuses not applied: {}", applied.error().message);
+            co_return http::Response::error(503, "statuses could not be recorded; retry later");
+        }
     }
     for (const auto& type : batch.event_types) metrics_.webhook_events.inc({type});
     if (appended->duplicates > 0) metrics_.webhook_duplicates.inc({}, appended->duplicates);

@@ -10,6 +10,7 @@
 
 namespace wappa::queue {
 class InboundQueue;
+class OutboundQueue;
 }
 
 namespace wappa::service {
@@ -18,7 +19,7 @@ struct ServeMetrics;
 
 class WebhookIntake {
 public:
-    WebhookIntake(const config::Config& config, queue::InboundQueue& queue, ServeMetrics& metrics);
+    WebhookIntake(const config::Config& config, queue::InboundQueue& queue, queue::OutboundQueue& outbound, ServeMetrics& metrics);
 
     // `tenant` is the {tenant} of /webhook/{tenant}, if any.
     http::Response verify(const http::Request& request, std::optional<std::string_view> tenant) const;
@@ -27,6 +28,7 @@ public:
 private:
     const config::Config& config_;
     queue::InboundQueue& queue_;
+    queue::OutboundQueue& outbound_;
     ServeMetrics& metrics_;
 };
 

@@ -1,0 +1,36 @@
+#pragma once
+// One outbound worker with its own event loop and Redis connection: the body of `wappa worker`
+// and of `wappa serve --with-worker` (where it runs on a thread of its own).
+#include <boost/asio/io_context.hpp>
+
+#include <memory>
+#include <optional>
+
+#include "wappa/config/config.hpp"
+#include "wappa/core/asio.hpp"
+#include "wappa/core/result.hpp"
+#include "wappa/metrics/metrics.hpp"
+
+namespace wappa::app {
+
+class OutboundRuntime {
+public:
+    // `registry` receives the worker's metrics; `metrics_listen` serves them with a health check.
+    OutboundRuntime(const config::Config& config, std::size_t concurrency, metrics::Registry& registry,
+                    std::optional<config::Address> metrics_listen = std::nullopt);
+    ~OutboundRuntime();
+
+    // Builds the Graph transport and binds the metrics listener; the error names the key or address.
+    Status prepare();
+    // Runs the event loop until stop() and the grace period are over. Returns an exit code.
+    int run(config::Duration grace);
+    // Thread-safe: no new claims; the sends in flight finish within the grace period.
+    void stop();
+    net::io_context& io();
+
+private:
+    struct Parts;
+    std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace wappa::app

@@ -1,0 +1,36 @@
+#include "wappa/service/api_auth.hpp"
+
+#include <openssl/crypto.h>
+
+#include "wappa/core/json.hpp"
+
+namespace wappa::service {
+namespace {
+
+bool same_secret(std::string_view a, std::string_view b) {
+    return !a.empty() && a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace
+
+std::optional<Caller> authenticate(const config::Config& config, const http::Request& request) {
+    const auto header = request.header("Authorization");
+    constexpr std::string_view scheme = "Bearer ";
+    if (!header.starts_with(scheme)) return std::nullopt;
+    const auto token = header.substr(scheme.size());
+    if (same_secret(token, config.server.admin_token)) return Caller{true, nullptr};
+    for (const auto& t : config.tenants) {
+        if (same_secret(token, t.api_token)) return Caller{false, &t};
+    }
+    return std::nullopt;
+}
+
+std::string field_error_body(std::string_view field, std::string_view message) {
+    std::string body = "{\"error\":";
+    json::append_string(body, field.empty() ? std::string(message) : std::string(field) + ": " + std::string(message));
+    body += ",\"field\":";
+    json::append_string(body, field);
+    return body + "}";
+}
+
+}  // namespace wappa::service

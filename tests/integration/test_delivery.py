@@ -1,0 +1,169 @@
+"""Delivery under load and faults (issue 3, item 6): many tenants and kinds, HTTPS with
+certificate verification, Redis restarted mid-run, rate limits across worker processes."""
+import json
+import os
+import time
+import unittest
+from collections import Counter
+
+from fake_graph import graph_error
+from harness import FIXTURES, run, wait_until
+from outbound_case import OutboundCase
+
+GAMMA = """
+[[tenants]]
+id = "gamma"
+phone_number_id = "120000000000001"
+waba_id = "120000000000009"
+app_secret = "gamma-secret"
+verify_token = "verify-gamma"
+api_token = "api-gamma"
+"""
+
+
+def job_of_kind(i, tenant):
+    """One job of each of the eight kinds (INTERFACE.md §5), addressed to a recipient of its own."""
+    to = f"+1655{i:07d}"
+    common = {"tenant": tenant, "to_number": to, "message_id": f"{tenant}-{i}"}
+    return dict(common, **[
+        {"type": "text_message", "text": f"hello {i}", "preview_url": False},
+        {"type": "template_message", "template_name": "order_update", "language_code": "en_US",
+         "components": [{"type": "body", "parameters": [{"type": "text", "text": str(i)}]}]},
+        {"type": "media_message", "media_type": "image", "media_url": "https://example.com/a.png", "caption": "pic"},
+        {"type": "interactive_buttons", "body_text": "Pick one", "buttons": [{"id": "y", "title": "Yes"}, {"id": "n", "title": "No"}]},
+        {"type": "interactive_list", "body_text": "Menu", "button_text": "Open",
+         "sections": [{"title": "Main", "rows": [{"id": "r1", "title": "One", "description": "first"}]}]},
+        {"type": "location_message", "latitude": 37.48, "longitude": -122.14, "name": "HQ", "address": "1 Hacker Way"},
+        {"type": "reaction_message", "target_message_id": f"wamid.TARGET{i}", "emoji": "👍"},
+        {"type": "mark_as_read", "target_message_id": f"wamid.READ{i}"},
+    ][i % 8])
+
+
+def fixture_keys(name):
+    with open(os.path.join(FIXTURES, name)) as f:
+        body = json.load(f)
+    return set(body) - {"biz_opaque_callback_data", "context"}
+
+
+class DeliveryTest(OutboundCase):
+    def test_2000_mixed_messages_across_3_tenants(self):
+        with open(self.config, "a") as f:
+            f.write(GAMMA)
+        permanent = {f"1655{i:07d}" for i in range(0, 2000, 97) if i % 8 != 7}   # not the read receipts
+        self.graph.script = {to: [graph_error(131026, "Message undeliverable")] for to in permanent}
+        jobs = [job_of_kind(i, ("acme", "beta", "gamma")[i % 3]) for i in range(2000)]
+        r = self.enqueue_json(jobs)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(r.stdout.split()), 2000)
+        self.worker("--concurrency", "32")
+        self.worker("--concurrency", "32")
+        wait_until(self.drained, timeout=120, what="2000 messages settled")
+        keys = [b.get("biz_opaque_callback_data") or b.get("message_id") for _, _, b in self.graph.requests]
+        counts = Counter(keys)
+        self.assertEqual(len(counts), 2000, "every message reached the Graph API")
+        self.assertEqual(max(counts.values()), 1, "no message reached it twice")
+        shapes = {"text": "send_text.json", "template": "send_template.json", "image": "send_image_link.json",
+                  "location": "send_location.json", "reaction": "send_reaction.json"}
+        for path, auth, body in self.graph.requests:
+            if "status" in body:
+                self.assertEqual(set(body), fixture_keys("send_mark_read.json"))
+            elif body["type"] in shapes:
+                self.assertEqual(set(body) - {"biz_opaque_callback_data"}, fixture_keys(shapes[body["type"]]))
+            else:
+                self.assertEqual(body["type"], "interactive")
+                self.assertIn(body["interactive"]["type"], ("button", "list"))
+        stats = self.stats()
+        self.assertEqual(stats["outbound"]["failed"], len(permanent))
+        self.assertEqual(stats["totals"]["sent"], 2000 - len(permanent))
+        self.assertEqual(set(stats["by_tenant"]), {"acme", "beta", "gamma"})
+        failed = self.inspect(f"{('acme', 'beta', 'gamma')[97 % 3]}-97")
+        self.assertEqual((failed["status"], failed["last_error_code"]), ("failed", "131026"))
+
+    def test_one_throttled_sender_does_not_slow_another(self):
+        self.edit_config('api_token = "api-acme"', 'api_token = "api-acme"\nrate_per_number = 5')
+        slow = [{"type": "text_message", "tenant": "acme", "to_number": f"+1656{i:07d}", "text": "slow"} for i in range(50)]
+        fast = [{"type": "text_message", "tenant": "beta", "to_number": f"+1657{i:07d}", "text": "fast"} for i in range(300)]
+        self.assertEqual(self.enqueue_json(slow + fast).returncode, 0)
+        start = time.monotonic()
+        self.worker("--concurrency", "16")
+        wait_until(lambda: sum(1 for p, _, _ in self.graph.requests if "110011223344556" in p) >= 300, timeout=20,
+                   what="the fast sender's 300 messages")
+        elapsed = time.monotonic() - start
+        slow_sent = sum(1 for p, _, _ in self.graph.requests if "106540352242922" in p)
+        self.assertLess(slow_sent, 50, "the throttled sender is still sending")
+        self.assertLess(elapsed, 8, f"the fast sender took {elapsed:.1f}s behind a throttled one")
+
+    def test_rate_per_number_holds_with_two_worker_processes(self):
+        self.edit_config("rate_per_number = 100000", "rate_per_number = 40")
+        jobs = [{"type": "text_message", "tenant": "acme", "to_number": f"+1658{i:07d}", "text": "x"} for i in range(120)]
+        self.assertEqual(self.enqueue_json(jobs).returncode, 0)
+        self.worker("--processes", "2", "--concurrency", "16")
+        wait_until(lambda: len(self.graph.requests) >= 120, timeout=30, what="120 sends")
+        times = self.graph.times
+        rate = (len(times) - 1) / (times[-1] - times[0])
+        self.assertLess(abs(rate - 40) / 40, 0.10, f"measured {rate:.1f} messages/s over 2 processes for a limit of 40")
+
+    def test_timeout_is_retried(self):
+        self.edit_config("[outbound]", '[outbound]\nvisibility_timeout = "2s"')
+        self.edit_config('base_url = "http', 'timeout = "300ms"\nbase_url = "http')
+        ok = (200, {"messaging_product": "whatsapp", "messages": [{"id": "wamid.LATE"}]}, {})
+        self.graph.script = {"16590000001": [("hang", 1.0, ok)]}
+        self.enqueue_json([{"type": "text_message", "tenant": "acme", "to_number": "16590000001", "text": "x", "message_id": "t1"}])
+        self.worker()
+        wait_until(lambda: self.inspect("t1")["status"] == "sent", timeout=15, what="t1 sent after a timeout")
+        state = self.inspect("t1")
+        self.assertEqual(state["attempts"], 2)
+        self.assertTrue(any(h.get("event") == "retry" for h in state["history"]))
+
+
+class RedisRestartTest(OutboundCase):
+    durable_redis = True
+
+    def test_workers_reconnect_and_finish_when_redis_restarts(self):
+        self.graph.latency = 0.005
+        jobs = [{"type": "text_message", "tenant": ("acme", "beta")[i % 2], "to_number": f"+1659{i:07d}", "text": "x",
+                 "message_id": f"rr{i}"} for i in range(600)]
+        self.assertEqual(self.enqueue_json(jobs).returncode, 0)
+        self.worker("--concurrency", "8")
+        wait_until(lambda: len(self.graph.requests) >= 100, timeout=30, what="100 sends")
+        self.redis.stop()
+        time.sleep(1.5)
+        self.redis.start()
+        wait_until(self.drained, timeout=90, what="the queue to drain after the restart")
+        counts = Counter(self.graph.sent_ids())
+        self.assertEqual(max(counts.values()), 1, "a message reached the Graph API twice")
+        totals = self.stats()["totals"]
+        # Sends whose outcome could not be recorded while Redis was down end as "outcome unknown"
+        # (on_ambiguous = "fail"); every other message was sent exactly once. Nothing is lost.
+        self.assertEqual(totals["sent"] + totals.get("failed", 0), 600)
+        self.assertLessEqual(totals.get("failed", 0), 8)
+        self.assertGreaterEqual(len(counts), totals["sent"])
+        unknown = json.loads(run("-c", self.config, "requeue", "--error-code", "-1", "--dry-run", "--json").stdout)
+        self.assertEqual(unknown["requeued"], totals.get("failed", 0), "only sends of unknown outcome may fail")
+
+
+class HttpsTest(OutboundCase):
+    graph_tls = True
+
+    def test_https_with_certificate_verification(self):
+        self.edit_config('base_url = "https', f'ca_file = "{self.graph.ca_file}"\nbase_url = "https')
+        jobs = [{"type": "text_message", "tenant": "acme", "to_number": f"+1660{i:07d}", "text": "tls", "message_id": f"s{i}"}
+                for i in range(50)]
+        self.assertEqual(self.enqueue_json(jobs).returncode, 0)
+        self.worker("--concurrency", "4")
+        wait_until(self.drained, timeout=30, what="50 sends over HTTPS")
+        self.assertEqual(Counter(self.graph.sent_ids()), Counter({f"s{i}": 1 for i in range(50)}))
+        self.assertEqual(self.graph.requests[0][0], "/v23.0/106540352242922/messages")
+
+    def test_an_untrusted_certificate_is_refused(self):
+        self.edit_config("max_attempts = 3", "max_attempts = 1")
+        self.enqueue_json([{"type": "text_message", "tenant": "acme", "to_number": "16600000001", "text": "x", "message_id": "u1"}])
+        w = self.worker()
+        wait_until(lambda: self.inspect("u1")["status"] == "failed", timeout=20, what="u1 to fail")
+        self.assertEqual(self.graph.requests, [], "nothing may reach a server whose certificate is not trusted")
+        self.assertIn("certificate verify failed", self.inspect("u1")["last_error"])
+        self.assertIsNone(w.poll())
+
+
+if __name__ == "__main__":
+    unittest.main()
