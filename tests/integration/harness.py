@@ -116,12 +116,12 @@ def run(*args, input=None, timeout=30, env=None):
 class Serve:
     """`wappa serve` on a free port against the given Redis."""
 
-    def __init__(self, redis, extra_config=""):
+    def __init__(self, redis, extra_config="", args=()):
         self.dir = tempfile.TemporaryDirectory()
         self.port = free_port()
         self.config = write_config(self.dir.name, redis.url, self.port, extra_config)
         self.log = open(os.path.join(self.dir.name, "serve.log"), "w+")
-        self.proc = subprocess.Popen([WAPPA, "-c", self.config, "serve"], stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([WAPPA, "-c", self.config, "serve", *args], stdout=self.log, stderr=subprocess.STDOUT)
         wait_until(self._listening, what="wappa serve to listen")
 
     def _listening(self):
