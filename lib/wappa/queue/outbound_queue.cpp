@@ -1,5 +1,17 @@
 #include "wappa/queue/outbound_queue.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <deque>
+#include <memory>
+
+#include <rapidjson/document.h>
+
+#include <algorithm>
+
 #include "wappa/core/json.hpp"
 #include "wappa/redis/client.hpp"
 #include "wappa/redis/script.hpp"
@@ -37,7 +49,7 @@ local function mark_failed(id, mk, code, error, reason)
   redis.call('HSET', mk, 'status', 'failed', 'token', '', 'last_error_code', code, 'last_error', error, 'updated_at', now)
   redis.call('ZADD', P .. 'failed', now, id)
   count(mk, 'failed')
-  hist(id, {event = 'failed', code = tonumber(code), error = error, reason = reason})
+  hist(id, {event = 'failed', attempt = tonumber(redis.call('HGET', mk, 'attempts') or '0'), code = tonumber(code), error = error, reason = reason})
 end
 -- Sent, for good: leaves the lease, keeps its state for the retention period.
 local function mark_sent(id, mk, wamid, status, retention)
@@ -54,35 +66,64 @@ local function owned(mk, token)
 end
 )lua";
 
-// ARGV: prefix, id, tenant, pnid, to, type, job, body, rate interval ms, pair interval ms, burst,
-//       notification channel ('' = none), notification payload
+// Many jobs in one call, so that the per-call cost is paid once per batch; per job: a dedup
+// check, the pair-limit slot, the message hash (and its notification). The ready sets, sender
+// wake-ups and counters are written once per sender and per batch.
+// ARGV: prefix, job count, then per job (11): id, tenant, pnid, to, type, body, rate interval
+//       ms, pair interval ms, burst, notification channel ('' = none), notification payload
+constexpr std::size_t enqueue_fields = 11;
 const redis::Script enqueue_script(std::string(prelude) + R"lua(
-local id = ARGV[2]
-local mk = P .. 'msg:' .. id
-local existing = redis.call('HMGET', mk, 'job', 'status')
-if existing[1] then
-  if existing[1] == ARGV[7] then return {'exists', existing[2]} end
-  return {'conflict', existing[2]}
+local n = tonumber(ARGV[2])
+local out, ready, earliest, interval, counts = {}, {}, {}, {}, {}
+local function bump(k) counts[k] = (counts[k] or 0) + 1 end
+for j = 0, n - 1 do
+  local b = 2 + j * 11
+  local id, tenant, pn, to, body = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 6]
+  local mk = P .. 'msg:' .. id
+  local existing = redis.call('HMGET', mk, 'body', 'status')
+  if existing[1] then
+    out[#out + 1] = existing[1] == body and 'exists' or 'conflict'
+    out[#out + 1] = existing[2]
+  else
+    -- Pair limit (GCRA), planned now: a throttled recipient's messages wait in order, alone.
+    local at = now
+    local pi = tonumber(ARGV[b + 8])
+    if pi > 0 then
+      local pk = P .. 'pair:' .. pn .. ':' .. to
+      local state = redis.call('GET', pk)
+      local tat, last = 0, 0
+      if state then
+        local sep = string.find(state, ' ', 1, true)
+        tat, last = tonumber(string.sub(state, 1, sep - 1)), tonumber(string.sub(state, sep + 1))
+      end
+      at = math.max(now, tat - (tonumber(ARGV[b + 9]) - 1) * pi, last + 0.001)
+      local next_tat = math.max(tat, at) + pi
+      redis.call('SET', pk, string.format('%.3f %.3f', next_tat, at), 'PX', math.floor(next_tat - now) + 60000)
+    end
+    redis.call('HSET', mk, 'tenant', tenant, 'phone_number_id', pn, 'to', to, 'type', ARGV[b + 5], 'body', body,
+      'status', 'queued', 'created_at', now, 'not_before', math.floor(at))
+    local list = ready[pn]
+    if not list then list = {}; ready[pn] = list; earliest[pn] = at end
+    list[#list + 1] = at
+    list[#list + 1] = id
+    if at < earliest[pn] then earliest[pn] = at end
+    interval[pn] = ARGV[b + 7]
+    bump('queued')
+    bump('queued:' .. tenant)
+    if ARGV[b + 10] ~= '' then redis.call('PUBLISH', ARGV[b + 10], ARGV[b + 11]) end
+    out[#out + 1] = 'queued'
+    out[#out + 1] = 'queued'
+  end
 end
-local pn, to = ARGV[4], ARGV[5]
--- Pair limit (GCRA), planned now: a throttled recipient's messages wait in order, alone.
-local pk = P .. 'pair:' .. pn .. ':' .. to
-local interval, burst = tonumber(ARGV[10]), tonumber(ARGV[11])
-local pair = redis.call('HMGET', pk, 'tat', 'last')
-local tat, last = tonumber(pair[1] or '0'), tonumber(pair[2] or '0')
-local at = math.max(now, tat - (burst - 1) * interval, last + 0.001)
-redis.call('HSET', pk, 'tat', math.max(tat, at) + interval, 'last', at)
-redis.call('PEXPIRE', pk, math.floor(math.max(tat, at) + interval - now) + 60000)
-redis.call('HSET', mk, 'id', id, 'tenant', ARGV[3], 'phone_number_id', pn, 'to', to, 'type', ARGV[6],
-  'job', ARGV[7], 'body', ARGV[8], 'status', 'queued', 'attempts', 0, 'created_at', now,
-  'updated_at', now, 'not_before', math.floor(at))
-hist(id, {event = 'queued'})
-count(mk, 'queued')
-redis.call('ZADD', P .. 'ready:' .. pn, at, id)
-redis.call('HSET', P .. 'interval', pn, ARGV[9])
-wake(pn, at)
-if ARGV[12] ~= '' then redis.call('PUBLISH', ARGV[12], ARGV[13]) end
-return {'queued', 'queued'}
+for pn, list in pairs(ready) do
+  for i = 1, #list, 1000 do
+    redis.call('ZADD', P .. 'ready:' .. pn, unpack(list, i, math.min(#list, i + 999)))
+  end
+  redis.call('HSET', P .. 'interval', pn, interval[pn])
+  wake(pn, earliest[pn])
+end
+for k, v in pairs(counts) do redis.call('HINCRBY', P .. 'counts', k, v) end
+return out
 )lua");
 
 // ARGV: prefix, max, lease ms, retry ambiguous (0/1), global interval ms (0 = none),
@@ -124,7 +165,8 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'inflight', '-inf', now, 'L
     end
   end
 end
-local out = {}
+local out, leases = {}, {}
+local token = redis.call('INCR', P .. 'token')
 local rounds = 0
 while #out < max and rounds < max * 4 do
   rounds = rounds + 1
@@ -133,41 +175,66 @@ while #out < max and rounds < max * 4 do
   if #s == 0 then break end
   local pn = s[1]
   local ready = P .. 'ready:' .. pn
-  local first = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
-  if #first == 0 then
-    redis.call('ZREM', KEYS[1], pn)
-  elseif tonumber(first[2]) > now then
-    redis.call('ZADD', KEYS[1], math.max(tonumber(first[2]), next_allowed(pn)), pn)
-  else
-    local id = first[1]
-    redis.call('ZREM', ready, id)
-    if ginterval > 0 then gtat = math.max(gtat, now) + ginterval end
-    local interval = tonumber(redis.call('HGET', P .. 'interval', pn) or '0')
-    local tat = math.max(tonumber(redis.call('HGET', P .. 'rate_tat', pn) or '0'), now) + interval
+  local interval = tonumber(redis.call('HGET', P .. 'interval', pn) or '0')
+  local tol = math.max(interval, 100)
+  local tat = math.max(tonumber(redis.call('HGET', P .. 'rate_tat', pn) or '0'), now)
+  -- As many as the sender's rate allows now (GCRA: each send moves tat one interval on).
+  local allowed = max - #out
+  if interval > 0 then allowed = math.min(allowed, math.floor((now + tol - tat) / interval) + 1) end
+  if ginterval > 0 then allowed = math.min(allowed, math.floor((now + math.max(ginterval, 100) - math.max(gtat, now)) / ginterval) + 1) end
+  local ids = {}
+  if allowed > 0 then ids = redis.call('ZRANGEBYSCORE', ready, '-inf', now, 'LIMIT', 0, allowed) end
+  if #ids > 0 then
+    redis.call('ZREM', ready, unpack(ids))
+    tat = tat + #ids * interval
     redis.call('HSET', P .. 'rate_tat', pn, tat)
-    local nxt = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
-    if #nxt == 0 then redis.call('ZREM', KEYS[1], pn) else redis.call('ZADD', KEYS[1], math.max(tat - tolerance(pn), tonumber(nxt[2])), pn) end
-    local mk = P .. 'msg:' .. id
-    local token = tostring(redis.call('INCR', P .. 'token'))
-    local attempts = redis.call('HINCRBY', mk, 'attempts', 1)
-    redis.call('HSET', mk, 'status', 'sending', 'token', token, 'updated_at', now)
-    redis.call('ZADD', P .. 'inflight', now + lease, id)
-    hist(id, {event = 'claimed', attempt = attempts})
-    local f = redis.call('HMGET', mk, 'tenant', 'body')
-    table.insert(out, {id, token, f[1], pn, f[2], attempts})
+    if ginterval > 0 then gtat = math.max(gtat, now) + #ids * ginterval end
+    for _, id in ipairs(ids) do
+      local mk = P .. 'msg:' .. id
+      local f = redis.call('HMGET', mk, 'tenant', 'body', 'attempts')
+      local attempts = tonumber(f[3] or '0') + 1
+      local tk = token .. '.' .. (#out + 1)
+      redis.call('HSET', mk, 'status', 'sending', 'token', tk, 'attempts', attempts, 'updated_at', now)
+      leases[#leases + 1] = now + lease
+      leases[#leases + 1] = id
+      out[#out + 1] = {id, tk, f[1], pn, f[2], attempts}
+    end
   end
+  local nxt = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
+  if #nxt == 0 then redis.call('ZREM', KEYS[1], pn)
+  else redis.call('ZADD', KEYS[1], math.max(tat - tol, tonumber(nxt[2])), pn) end
 end
+for i = 1, #leases, 1000 do redis.call('ZADD', P .. 'inflight', unpack(leases, i, math.min(#leases, i + 999))) end
 if ginterval > 0 then redis.call('SET', P .. 'global_tat', gtat, 'PX', math.floor(math.max(gtat - now, 0)) + 60000) end
 return out
 )lua");
 
-// ARGV: prefix, id, token, wamid, retention ms
+// Many acks in one call. ARGV: prefix, retention ms, then per message (3): id, token, wamid.
+// Returns 1 per message whose lease was still its own, else 0 (fenced).
 const redis::Script sent_script(std::string(prelude) + R"lua(
-local id, mk = ARGV[2], P .. 'msg:' .. ARGV[2]
-if not owned(mk, ARGV[3]) then return 0 end
-mark_sent(id, mk, ARGV[4], 'sent', tonumber(ARGV[5]))
-hist(id, {event = 'sent', wamid = ARGV[4]})
-return 1
+local retention = tonumber(ARGV[2])
+local out, done, counts = {}, {}, {}
+for b = 3, #ARGV, 3 do
+  local id, token, wamid = ARGV[b], ARGV[b + 1], ARGV[b + 2]
+  local mk = P .. 'msg:' .. id
+  local f = redis.call('HMGET', mk, 'token', 'status', 'tenant')
+  if f[1] == token and f[2] == 'sending' then
+    redis.call('HSET', mk, 'status', 'sent', 'wamid', wamid, 'token', '', 'updated_at', now, 'sent_at', now)
+    if wamid ~= '' then redis.call('SET', P .. 'wamid:' .. wamid, id, 'PX', retention) end
+    redis.call('PEXPIRE', mk, retention)
+    redis.call('PEXPIRE', P .. 'hist:' .. id, retention)
+    done[#done + 1] = id
+    local t = 'sent:' .. (f[3] or '')
+    counts[t] = (counts[t] or 0) + 1
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+for i = 1, #done, 1000 do redis.call('ZREM', P .. 'inflight', unpack(done, i, math.min(#done, i + 999))) end
+if #done > 0 then redis.call('HINCRBY', P .. 'counts', 'sent', #done) end
+for k, v in pairs(counts) do redis.call('HINCRBY', P .. 'counts', k, v) end
+return out
 )lua");
 
 // One status webhook. ARGV: prefix, id ('' = unknown), wamid, status, error code, error title,
@@ -222,7 +289,8 @@ redis.call('HSET', mk, 'status', 'queued', 'token', '', 'last_error_code', ARGV[
   'updated_at', now, 'not_before', at)
 redis.call('ZADD', P .. 'ready:' .. pn, at, id)
 wake(pn, at)
-hist(id, {event = ARGV[7] == '1' and 'retry' or 'deferred', code = tonumber(ARGV[4]), error = ARGV[5], delay_ms = tonumber(ARGV[6])})
+hist(id, {event = ARGV[7] == '1' and 'retry' or 'deferred', attempt = tonumber(redis.call('HGET', mk, 'attempts')) + (ARGV[7] == '0' and 1 or 0),
+  code = tonumber(ARGV[4]), error = ARGV[5], delay_ms = tonumber(ARGV[6])})
 return 1
 )lua");
 
@@ -276,31 +344,48 @@ OutboundQueue::OutboundQueue(redis::Client& client, OutboundSettings settings)
     : client_(client), settings_(std::move(settings)), tag_(settings_.prefix + ":{out}:") {}
 
 Task<Result<std::vector<EnqueueResult>>> OutboundQueue::enqueue(const std::vector<EnqueueRequest>& jobs) {
+    // Batches of a few hundred jobs per script call, all calls pipelined.
+    constexpr std::size_t per_call = 256;
     const auto senders = tag_ + "senders";
-    std::vector<std::vector<std::string>> storage;
-    storage.reserve(jobs.size());
+    std::deque<std::string> numbers;   // the formatted numbers the views below point at (stable)
     std::vector<redis::ScriptCall> calls;
-    calls.reserve(jobs.size());
-    for (const auto& j : jobs) {
-        auto& args = storage.emplace_back(strings(
-            tag_, j.message_id, j.tenant, j.phone_number_id, j.to_number, j.type, j.job_json, j.graph_body,
-            ms(j.rate_per_number > 0 ? 1000.0 / j.rate_per_number : 0),
-            std::to_string(j.rate_per_recipient > 0 ? 1000.0 / j.rate_per_recipient : 0), std::to_string(j.burst_per_recipient),
-            j.notify_channel, j.notify_payload));
+    for (std::size_t start = 0; start < jobs.size(); start += per_call) {
+        const auto end = std::min(jobs.size(), start + per_call);
         redis::ScriptCall call;
         call.keys.push_back(senders);
-        for (const auto& a : args) call.args.push_back(a);
+        call.args.reserve(2 + (end - start) * enqueue_fields);
+        call.args.push_back(tag_);
+        call.args.push_back(numbers.emplace_back(std::to_string(end - start)));
+        for (std::size_t i = start; i < end; ++i) {
+            const auto& j = jobs[i];
+            call.args.push_back(j.message_id);
+            call.args.push_back(j.tenant);
+            call.args.push_back(j.phone_number_id);
+            call.args.push_back(j.to_number);
+            call.args.push_back(j.type);
+            call.args.push_back(j.graph_body);
+            call.args.push_back(numbers.emplace_back(ms(j.rate_per_number > 0 ? 1000.0 / j.rate_per_number : 0)));
+            call.args.push_back(numbers.emplace_back(ms(j.rate_per_recipient > 0 ? 1000.0 / j.rate_per_recipient : 0)));
+            call.args.push_back(numbers.emplace_back(std::to_string(j.burst_per_recipient)));
+            call.args.push_back(j.notify_channel);
+            call.args.push_back(j.notify_payload);
+        }
         calls.push_back(std::move(call));
     }
+    std::vector<EnqueueResult> out;
+    out.reserve(jobs.size());
+    if (calls.empty()) co_return out;
     auto replies = co_await redis::run_script(client_, enqueue_script, calls);
     if (!replies) co_return replies.error();
-    std::vector<EnqueueResult> out;
     for (const auto& r : replies.value()) {
-        if (r.is_error() || r.elements.size() != 2) co_return Error{"redis refused the enqueue: " + r.str};
-        const auto& kind = r.elements[0].str;
-        out.push_back({kind == "queued" ? EnqueueOutcome::queued : kind == "exists" ? EnqueueOutcome::exists : EnqueueOutcome::conflict,
-                       r.elements[1].str});
+        if (r.is_error()) co_return Error{"redis refused the enqueue: " + r.str};
+        for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2) {
+            const auto& kind = r.elements[i].str;
+            out.push_back({kind == "queued" ? EnqueueOutcome::queued : kind == "exists" ? EnqueueOutcome::exists : EnqueueOutcome::conflict,
+                           r.elements[i + 1].str});
+        }
     }
+    if (out.size() != jobs.size()) co_return Error{"redis answered the enqueue with the wrong number of results"};
     co_return out;
 }
 
@@ -328,9 +413,49 @@ Task<Result<std::vector<Claim>>> OutboundQueue::claim(std::size_t max) {
     co_return out;
 }
 
+// Acks that complete in the same turn of the event loop share one script call.
+struct OutboundQueue::AckBatch {
+    explicit AckBatch(const net::any_io_executor& executor) : wake(executor, std::chrono::steady_clock::time_point::max()) {}
+    std::vector<std::string> args;   // id, token, wamid per ack
+    std::vector<std::int64_t> results;
+    std::optional<Error> error;
+    bool done = false;
+    net::steady_timer wake;          // cancelled when the batch is answered
+};
+
 Task<Result<bool>> OutboundQueue::mark_sent(const Claim& c, const std::string& wamid) {
-    const auto args = strings(tag_, c.message_id, c.token, wamid, std::to_string(settings_.retention.count()));
-    co_return co_await run_transition(client_, sent_script, tag_ + "senders", args);
+    auto executor = co_await net::this_coro::executor;
+    if (!pending_acks_) {
+        pending_acks_ = std::make_shared<AckBatch>(executor);
+        net::co_spawn(executor, flush_acks(pending_acks_), net::detached);
+    }
+    const auto batch = pending_acks_;
+    const std::size_t index = batch->args.size() / 3;
+    batch->args.push_back(c.message_id);
+    batch->args.push_back(c.token);
+    batch->args.push_back(wamid);
+    while (!batch->done) co_await batch->wake.async_wait(net::as_tuple(net::use_awaitable));
+    if (batch->error) co_return *batch->error;
+    co_return index < batch->results.size() && batch->results[index] == 1;
+}
+
+Task<void> OutboundQueue::flush_acks(std::shared_ptr<AckBatch> batch) {
+    co_await net::post(co_await net::this_coro::executor, net::use_awaitable);   // let this turn's acks join
+    if (pending_acks_ == batch) pending_acks_.reset();
+    const auto retention = std::to_string(settings_.retention.count());
+    const auto senders = tag_ + "senders";
+    redis::ScriptCall call;
+    call.keys.push_back(senders);
+    call.args.push_back(tag_);
+    call.args.push_back(retention);
+    for (const auto& a : batch->args) call.args.push_back(a);
+    const std::vector<redis::ScriptCall> calls{call};
+    auto replies = co_await redis::run_script(client_, sent_script, calls);
+    if (!replies) batch->error = replies.error();
+    else if (replies->front().is_error()) batch->error = Error{"redis refused a queue transition: " + replies->front().str};
+    else for (const auto& e : replies->front().elements) batch->results.push_back(e.integer);
+    batch->done = true;
+    batch->wake.cancel();
 }
 
 Task<Result<std::size_t>> OutboundQueue::apply_statuses(const std::vector<StatusReport>& reports) {
@@ -394,14 +519,40 @@ Task<Result<std::optional<std::string>>> OutboundQueue::inspect(const std::strin
         if (out.size() > 1) out += ',';
         json::append_string(out, fields[i].str);
         out += ':';
-        const bool raw_json = fields[i].str == "job" || fields[i].str == "body";
+        const bool raw_json = fields[i].str == "body";
         const bool number = fields[i].str == "attempts" || fields[i].str.ends_with("_at") || fields[i].str == "not_before";
         if (raw_json || (number && !fields[i + 1].str.empty())) out += fields[i + 1].str;
         else json::append_string(out, fields[i + 1].str);
     }
+    // The list holds the exceptional events (retries, deferrals, failures, statuses...); the
+    // common ones are read from the hash, which is cheaper to write on every message.
+    std::string created_at, sent_at, wamid;
+    for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
+        if (fields[i].str == "created_at") created_at = fields[i + 1].str;
+        else if (fields[i].str == "sent_at") sent_at = fields[i + 1].str;
+        else if (fields[i].str == "wamid") wamid = fields[i + 1].str;
+    }
+    std::vector<std::pair<std::int64_t, std::string>> events;
+    if (!created_at.empty()) events.emplace_back(std::atoll(created_at.c_str()), "{\"event\":\"queued\",\"at\":" + created_at + "}");
+    bool sent_listed = false;
+    for (const auto& h : replies->at(1).elements) {
+        rapidjson::Document entry;
+        entry.Parse(h.str.c_str(), h.str.size());
+        const bool ok = !entry.HasParseError() && entry.IsObject();
+        if (ok && entry.HasMember("event") && entry["event"] == "resolved") sent_listed = true;
+        events.emplace_back(ok && entry.HasMember("at") && entry["at"].IsNumber() ? entry["at"].GetInt64() : 0, h.str);
+    }
+    if (!sent_at.empty() && !sent_listed) {
+        std::string sent = "{\"event\":\"sent\",\"wamid\":";
+        json::append_string(sent, wamid);
+        events.emplace_back(std::atoll(sent_at.c_str()), sent + ",\"at\":" + sent_at + "}");
+    }
+    std::stable_sort(events.begin(), events.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     out += ",\"history\":[";
-    const auto& history = replies->at(1).elements;
-    for (std::size_t i = 0; i < history.size(); ++i) out += (i ? "," : "") + history[i].str;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        if (i > 0) out += ',';
+        out += events[i].second;
+    }
     out += "]}";
     co_return std::optional<std::string>(std::move(out));
 }

@@ -12,6 +12,7 @@
 // Every transition is one Lua script, using the server's clock.
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -103,6 +104,7 @@ public:
     Task<Result<std::vector<EnqueueResult>>> enqueue(const std::vector<EnqueueRequest>& jobs);
     // Claims up to `max` messages whose time has come, round robin over senders within their rate.
     Task<Result<std::vector<Claim>>> claim(std::size_t max);
+    // Acks completing together are written in one script call. False when fenced.
     Task<Result<bool>> mark_sent(const Claim& claim, const std::string& wamid);
     // A transient failure: retried after backoff, or failed once attempts are exhausted.
     Task<Result<bool>> retry(const Claim& claim, std::int64_t code, const std::string& error, config::Duration retry_after);
@@ -124,9 +126,13 @@ public:
     Task<Result<QueueStats>> stats();
 
 private:
+    struct AckBatch;
+    Task<void> flush_acks(std::shared_ptr<AckBatch> batch);
+
     redis::Client& client_;
     OutboundSettings settings_;
     std::string tag_;   // "{prefix}:{out}:"
+    std::shared_ptr<AckBatch> pending_acks_;
 };
 
 }  // namespace wappa::queue

@@ -27,7 +27,10 @@ void append_figures(std::string& out, const Figures& figures) {
     out += '{';
     bool first = true;
     for (const auto& [k, v] : figures) {
-        out += (first ? "" : ",") + json::quote(k) + ":" + std::to_string(v);
+        if (!first) out += ',';
+        json::append_string(out, k);
+        out += ':';
+        out += std::to_string(v);
         first = false;
     }
     out += '}';
@@ -38,7 +41,9 @@ void append_tenants(std::string& out, const std::map<std::string, Figures>& by_t
     bool first = true;
     for (const auto& [tenant, figures] : by_tenant) {
         if (!only_tenant.empty() && tenant != only_tenant) continue;
-        out += (first ? "" : ",") + json::quote(tenant) + ":";
+        if (!first) out += ',';
+        json::append_string(out, tenant);
+        out += ':';
         append_figures(out, figures);
         first = false;
     }
@@ -119,7 +124,10 @@ Task<Result<std::vector<std::string>>> requeue_selected(queue::OutboundQueue& qu
 std::string requeue_json(const std::vector<std::string>& moved, bool dry_run) {
     std::string out = "{\"requeued\":" + std::to_string(moved.size()) + ",\"dry_run\":" + (dry_run ? "true" : "false") +
                       ",\"message_ids\":[";
-    for (std::size_t i = 0; i < moved.size(); ++i) out += (i ? "," : "") + json::quote(moved[i]);
+    for (std::size_t i = 0; i < moved.size(); ++i) {
+        if (i > 0) out += ',';
+        json::append_string(out, moved[i]);
+    }
     return out + "]}";
 }
 
