@@ -1,4 +1,5 @@
 // wappa worker: queue consumers. This version runs the outbound role.
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,9 +51,14 @@ int run_one_worker(const config::Config& config, const WorkerOptions& o) {
 // Forks N workers and restarts any that crashes, until SIGTERM/SIGINT, which is passed on.
 int supervise(const config::Config& config, const WorkerOptions& o) {
     std::map<pid_t, int> children;
+    const pid_t supervisor = ::getpid();
     const auto spawn = [&](int slot) {
         const pid_t pid = ::fork();
         if (pid == 0) {
+            // A supervisor that dies (even by SIGKILL) takes its workers with it: SIGTERM, so
+            // that they hand their jobs back within the grace period.
+            ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+            if (::getppid() != supervisor) std::_Exit(exit_code::ok);   // it died before prctl
             sigset_t child;
             sigemptyset(&child);
             sigaddset(&child, SIGCHLD);

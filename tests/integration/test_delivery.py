@@ -2,6 +2,7 @@
 certificate verification, Redis restarted mid-run, rate limits across worker processes."""
 import json
 import os
+import subprocess
 import time
 import unittest
 from collections import Counter
@@ -37,6 +38,14 @@ def job_of_kind(i, tenant):
         {"type": "reaction_message", "target_message_id": f"wamid.TARGET{i}", "emoji": "👍"},
         {"type": "mark_as_read", "target_message_id": f"wamid.READ{i}"},
     ][i % 8])
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def fixture_keys(name):
@@ -97,11 +106,17 @@ class DeliveryTest(OutboundCase):
         self.edit_config("rate_per_number = 100000", "rate_per_number = 40")
         jobs = [{"type": "text_message", "tenant": "acme", "to_number": f"+1658{i:07d}", "text": "x"} for i in range(120)]
         self.assertEqual(self.enqueue_json(jobs).returncode, 0)
-        self.worker("--processes", "2", "--concurrency", "16")
+        supervisor = self.worker("--processes", "2", "--concurrency", "16")
         wait_until(lambda: len(self.graph.requests) >= 120, timeout=30, what="120 sends")
         times = self.graph.times
         rate = (len(times) - 1) / (times[-1] - times[0])
         self.assertLess(abs(rate - 40) / 40, 0.10, f"measured {rate:.1f} messages/s over 2 processes for a limit of 40")
+        # The worker processes do not outlive their supervisor, even when it is killed.
+        children = subprocess.run(["pgrep", "-P", str(supervisor.pid)], capture_output=True, text=True).stdout.split()
+        self.assertEqual(len(children), 2)
+        supervisor.kill()
+        supervisor.wait()
+        wait_until(lambda: not any(alive(c) for c in children), timeout=10, what="the workers to exit with their supervisor")
 
     def test_timeout_is_retried(self):
         self.edit_config("[outbound]", '[outbound]\nvisibility_timeout = "2s"')

@@ -12,7 +12,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <chrono>
@@ -54,16 +54,16 @@ public:
         std::string error;
         auto stream = co_await acquire(deadline, error);
         if (!stream) co_return transport_error(std::move(error));
-        bhttp::request<bhttp::string_body> request{bhttp::verb::post,
-                                                    endpoint_.base_path + "/" + settings_.api_version + "/" + phone_number_id + "/messages", 11};
-        request.set(bhttp::field::host, endpoint_.host);
-        request.set(bhttp::field::authorization, "Bearer " + access_token);
-        request.set(bhttp::field::content_type, "application/json");
-        request.set(bhttp::field::user_agent, "wappa");
-        request.body() = body;
-        request.prepare_payload();
+        // The request is formatted into one buffer: one write, no per-field serializer work.
+        std::string request;
+        request.reserve(256 + body.size() + access_token.size());
+        request.append("POST ").append(endpoint_.base_path).append("/").append(settings_.api_version).append("/")
+            .append(phone_number_id).append("/messages HTTP/1.1\r\nHost: ").append(endpoint_.host)
+            .append("\r\nAuthorization: Bearer ").append(access_token)
+            .append("\r\nContent-Type: application/json\r\nUser-Agent: wappa\r\nContent-Length: ")
+            .append(std::to_string(body.size())).append("\r\n\r\n").append(body);
         beast::get_lowest_layer(*stream).expires_at(deadline);
-        auto [werr, written] = co_await bhttp::async_write(*stream, request, use_tuple);
+        auto [werr, written] = co_await net::async_write(*stream, net::buffer(request), use_tuple);
         if (werr) {
             release(std::move(stream), false);
             co_return transport_error("sending to the Graph API failed: " + werr.message());

@@ -27,6 +27,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function hist(id, entry)
   entry.at = now
   redis.call('RPUSH', P .. 'hist:' .. id, cjson.encode(entry))
+  redis.call('HSET', P .. 'msg:' .. id, 'has_history', 1)
 end
 -- Per-number rate (GCRA): the theoretical arrival time `rate_tat` advances by one interval per
 -- send; a sender may send while rate_tat <= now + tolerance, the tolerance being a burst of
@@ -120,6 +121,7 @@ for pn, list in pairs(ready) do
     redis.call('ZADD', P .. 'ready:' .. pn, unpack(list, i, math.min(#list, i + 999)))
   end
   redis.call('HSET', P .. 'interval', pn, interval[pn])
+  redis.call('SADD', P .. 'numbers', pn)
   wake(pn, earliest[pn])
 end
 for k, v in pairs(counts) do redis.call('HINCRBY', P .. 'counts', k, v) end
@@ -217,12 +219,12 @@ local out, done, counts = {}, {}, {}
 for b = 3, #ARGV, 3 do
   local id, token, wamid = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local mk = P .. 'msg:' .. id
-  local f = redis.call('HMGET', mk, 'token', 'status', 'tenant')
+  local f = redis.call('HMGET', mk, 'token', 'status', 'tenant', 'has_history')
   if f[1] == token and f[2] == 'sending' then
     redis.call('HSET', mk, 'status', 'sent', 'wamid', wamid, 'token', '', 'updated_at', now, 'sent_at', now)
     if wamid ~= '' then redis.call('SET', P .. 'wamid:' .. wamid, id, 'PX', retention) end
     redis.call('PEXPIRE', mk, retention)
-    redis.call('PEXPIRE', P .. 'hist:' .. id, retention)
+    if f[4] then redis.call('PEXPIRE', P .. 'hist:' .. id, retention) end
     done[#done + 1] = id
     local t = 'sent:' .. (f[3] or '')
     counts[t] = (counts[t] or 0) + 1
@@ -515,7 +517,7 @@ Task<Result<std::optional<std::string>>> OutboundQueue::inspect(const std::strin
     if (fields.empty()) co_return std::optional<std::string>{};
     std::string out = "{";
     for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
-        if (fields[i].str == "token") continue;
+        if (fields[i].str == "token" || fields[i].str == "has_history") continue;
         if (out.size() > 1) out += ',';
         json::append_string(out, fields[i].str);
         out += ':';
@@ -606,24 +608,26 @@ Task<Result<std::vector<std::string>>> OutboundQueue::requeue(const std::vector<
 
 Task<Result<QueueStats>> OutboundQueue::stats() {
     QueueStats out;
-    // The ready sets of every sender: SCAN, since a sender leaves `senders` when idle.
+    // Every sender number that ever had messages (a sender leaves `senders` when idle).
     std::vector<std::string> ready_keys;
-    std::string cursor = "0";
-    do {
-        auto page = co_await client_.exec(redis::Command("SCAN", cursor, std::string("MATCH"), tag_ + "ready:*", std::string("COUNT"), std::string("1000")));
-        if (!page) co_return page.error();
-        if (page->is_error() || page->elements.size() != 2) co_return Error{"redis refused SCAN: " + page->str};
-        cursor = page->elements[0].str;
-        for (const auto& k : page->elements[1].elements) ready_keys.push_back(k.str);
-    } while (cursor != "0");
+    auto numbers = co_await client_.exec(redis::Command("SMEMBERS", tag_ + "numbers"));
+    if (!numbers) co_return numbers.error();
+    if (numbers->is_error()) co_return Error{"redis refused SMEMBERS: " + numbers->str};
+    for (const auto& n : numbers->elements) {
+        std::string key = tag_;
+        key.append("ready:").append(n.str);
+        ready_keys.push_back(std::move(key));
+    }
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     std::vector<redis::Command> commands;
     commands.emplace_back("ZCARD", tag_ + "inflight");
     commands.emplace_back("ZCARD", tag_ + "failed");
     commands.emplace_back("HGETALL", tag_ + "counts");
+    const auto now_text = std::to_string(now);
+    const auto after_now = "(" + now_text;
     for (const auto& k : ready_keys) {
-        commands.emplace_back("ZCOUNT", k, std::string("-inf"), std::to_string(now));
-        commands.emplace_back("ZCOUNT", k, "(" + std::to_string(now), std::string("+inf"));
+        commands.emplace_back("ZCOUNT", k, std::string("-inf"), now_text);
+        commands.emplace_back("ZCOUNT", k, after_now, std::string("+inf"));
     }
     auto replies = co_await client_.exec(commands);
     if (!replies) co_return replies.error();
