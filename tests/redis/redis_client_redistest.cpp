@@ -111,6 +111,24 @@ TEST_CASE_FIXTURE(ClientFixture, "a stopped redis fails commands at once, and th
     CHECK(test::run_coro(io, after) == std::string("PONG"));
 }
 
+TEST_CASE("script ids are the SHA-1 of their source") {
+    CHECK(redis::Script("abc").sha1() == "a9993e364706816aba3e25717850c26c9cd0d89d");
+    CHECK(redis::Script("").sha1() == "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    CHECK(redis::Script(std::string(1000, 'a')).sha1() == "291e9a6c66994949b57ba5e650361e98fc36b1ba");
+}
+
+TEST_CASE_FIXTURE(ClientFixture, "script ids match Redis's SCRIPT LOAD") {
+    const redis::Script script(std::string("-- ") + std::string(130, 'x') + "\nreturn 1");
+    const redis::Command load("SCRIPT", "LOAD", script.source());
+    auto body = [&]() -> Task<std::string> {
+        REQUIRE(co_await client.wait_connected(2s));
+        auto reply = co_await client.exec(load);
+        REQUIRE(reply);
+        co_return reply->str;
+    };
+    CHECK(test::run_coro(io, body) == script.sha1());
+}
+
 TEST_CASE_FIXTURE(ClientFixture, "scripts survive SCRIPT FLUSH (NOSCRIPT falls back to EVAL)") {
     const redis::Script script("return tonumber(ARGV[1]) + #KEYS");
     // Built outside the coroutine: GCC 12 cannot put braced literals in a coroutine frame.

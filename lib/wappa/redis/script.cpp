@@ -1,9 +1,46 @@
 #include "wappa/redis/script.hpp"
 
-#include <openssl/sha.h>
+#include <array>
+#include <cstdint>
 
 namespace wappa::redis {
 namespace {
+
+std::uint32_t rotl(std::uint32_t v, int n) { return (v << n) | (v >> (32 - n)); }
+
+// SHA-1 (FIPS 180-4), only to name scripts the way Redis does. OpenSSL's one-shot SHA1()
+// initialises its whole library on first call: ~2.4 ms at the start of every process, since
+// the queue's scripts are built at start, which a one-shot `wappa enqueue` cannot afford.
+std::array<unsigned char, 20> sha1_of(std::string_view data) {
+    std::uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+    std::string padded(data);
+    padded += static_cast<char>(0x80);
+    while (padded.size() % 64 != 56) padded += '\0';
+    const std::uint64_t bits = static_cast<std::uint64_t>(data.size()) * 8;
+    for (int i = 7; i >= 0; --i) padded += static_cast<char>((bits >> (i * 8)) & 0xff);
+    for (std::size_t block = 0; block < padded.size(); block += 64) {
+        std::uint32_t w[80];
+        for (int i = 0; i < 16; ++i) {
+            const auto* p = reinterpret_cast<const unsigned char*>(padded.data() + block + i * 4);
+            w[i] = (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | std::uint32_t(p[3]);
+        }
+        for (int i = 16; i < 80; ++i) w[i] = rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+        std::uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+        for (int i = 0; i < 80; ++i) {
+            std::uint32_t f, k;
+            if (i < 20) f = (b & c) | (~b & d), k = 0x5A827999;
+            else if (i < 40) f = b ^ c ^ d, k = 0x6ED9EBA1;
+            else if (i < 60) f = (b & c) | (b & d) | (c & d), k = 0x8F1BBCDC;
+            else f = b ^ c ^ d, k = 0xCA62C1D6;
+            const std::uint32_t t = rotl(a, 5) + f + e + k + w[i];
+            e = d, d = c, c = rotl(b, 30), b = a, a = t;
+        }
+        h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e;
+    }
+    std::array<unsigned char, 20> out{};
+    for (int i = 0; i < 20; ++i) out[i] = static_cast<unsigned char>(h[i / 4] >> (24 - 8 * (i % 4)));
+    return out;
+}
 
 Command script_command(const char* verb, const std::string& body, const ScriptCall& call) {
     Command c(verb, body, static_cast<std::int64_t>(call.keys.size()));
@@ -15,10 +52,8 @@ Command script_command(const char* verb, const std::string& body, const ScriptCa
 }  // namespace
 
 Script::Script(std::string source) : source_(std::move(source)) {
-    unsigned char digest[SHA_DIGEST_LENGTH];
-    SHA1(reinterpret_cast<const unsigned char*>(source_.data()), source_.size(), digest);
     static constexpr char hex[] = "0123456789abcdef";
-    for (unsigned char b : digest) {
+    for (unsigned char b : sha1_of(source_)) {
         sha1_ += hex[b >> 4];
         sha1_ += hex[b & 0xf];
     }
