@@ -6,6 +6,7 @@
 #include "common.hpp"
 #include "one_shot.hpp"
 #include "wappa/core/exit_codes.hpp"
+#include "wappa/core/time.hpp"
 #include "wappa/queue/outbound_queue.hpp"
 #include "wappa/redis/client.hpp"
 
@@ -16,6 +17,12 @@ struct InspectOptions {
     std::string message_id;
     bool json = false;
 };
+
+// Times are stored as Unix milliseconds; people read them as UTC.
+std::string time_of(const rapidjson::Value& v) {
+    if (!v.IsInt64()) return {};
+    return format_utc(std::chrono::sys_seconds(std::chrono::seconds(v.GetInt64() / 1000)));
+}
 
 std::string text_of(const rapidjson::Value& v) {
     if (v.IsString()) return v.GetString();
@@ -50,10 +57,17 @@ int run_inspect(const GlobalOptions& global, const InspectOptions& o) {
     for (const char* key : {"id", "tenant", "type", "to", "status", "attempts", "wamid", "last_error_code", "last_error"}) {
         if (doc.HasMember(key)) std::cout << key << ": " << text_of(doc[key]) << "\n";
     }
+    for (const char* key : {"created_at", "sent_at", "updated_at"}) {
+        if (doc.HasMember(key)) std::cout << key << ": " << time_of(doc[key]) << "\n";
+    }
     std::cout << "history:\n";
     for (const auto& h : doc["history"].GetArray()) {
-        std::cout << " ";
-        for (const auto& m : h.GetObject()) std::cout << " " << m.name.GetString() << "=" << text_of(m.value);
+        std::cout << "  " << (h.HasMember("at") ? time_of(h["at"]) : std::string()) << " "
+                  << (h.HasMember("event") ? text_of(h["event"]) : std::string());
+        for (const auto& m : h.GetObject()) {
+            const std::string_view name = m.name.GetString();
+            if (name != "at" && name != "event") std::cout << " " << name << "=" << text_of(m.value);
+        }
         std::cout << "\n";
     }
     return exit_code::ok;

@@ -21,9 +21,11 @@ struct StatsOptions {
 void print_table(const queue::QueueStats& s) {
     std::printf("outbound   queued %8lld   delayed %8lld   in flight %8lld   failed %8lld\n", static_cast<long long>(s.queued),
                 static_cast<long long>(s.delayed), static_cast<long long>(s.in_flight), static_cast<long long>(s.failed));
+    std::printf("mean time from queued to sent: %lld ms\n", static_cast<long long>(service::mean_send_latency_ms(s)));
     std::printf("%-20s %10s %10s %10s %10s\n", "tenant", "queued", "sent", "failed", "requeued");
     std::map<std::string, std::map<std::string, std::int64_t>> by_tenant;
     for (const auto& [key, value] : s.counters) {
+        if (key == "sent_latency_ms") continue;
         const auto colon = key.find(':');
         by_tenant[colon == std::string::npos ? "(all)" : key.substr(colon + 1)][key.substr(0, colon)] = value;
     }

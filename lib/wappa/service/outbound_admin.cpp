@@ -17,6 +17,7 @@ using Figures = std::map<std::string, std::int64_t>;
 // The counters hash holds "sent" and "sent:<tenant>": split into totals and per tenant.
 void split_counters(const queue::QueueStats& stats, Figures& totals, std::map<std::string, Figures>& by_tenant) {
     for (const auto& [key, value] : stats.counters) {
+        if (key == "sent_latency_ms") continue;   // shown as a mean, not a count
         const auto colon = key.find(':');
         if (colon == std::string::npos) totals[key] = value;
         else by_tenant[key.substr(colon + 1)][key.substr(0, colon)] = value;
@@ -56,6 +57,13 @@ std::int64_t now_ms() {
 
 }  // namespace
 
+std::int64_t mean_send_latency_ms(const queue::QueueStats& s) {
+    const auto sum = s.counters.find("sent_latency_ms");
+    const auto sent = s.counters.find("sent");
+    if (sum == s.counters.end() || sent == s.counters.end() || sent->second == 0) return 0;
+    return sum->second / sent->second;
+}
+
 std::string stats_json(const queue::QueueStats& s, std::string_view only_tenant) {
     Figures totals;
     std::map<std::string, Figures> by_tenant;
@@ -63,7 +71,8 @@ std::string stats_json(const queue::QueueStats& s, std::string_view only_tenant)
     std::string out = "{";
     if (only_tenant.empty()) {
         out += "\"outbound\":{\"queued\":" + std::to_string(s.queued) + ",\"delayed\":" + std::to_string(s.delayed) +
-               ",\"in_flight\":" + std::to_string(s.in_flight) + ",\"failed\":" + std::to_string(s.failed) + "},\"totals\":";
+               ",\"in_flight\":" + std::to_string(s.in_flight) + ",\"failed\":" + std::to_string(s.failed) +
+               ",\"mean_queue_to_sent_ms\":" + std::to_string(mean_send_latency_ms(s)) + "},\"totals\":";
         append_figures(out, totals);
     } else {
         out += "\"tenant\":" + json::quote(only_tenant) + ",\"totals\":";

@@ -15,6 +15,9 @@
 
 namespace wappa::service {
 
+// Mean time from queued to sent, over every message sent (ms).
+std::int64_t mean_send_latency_ms(const queue::QueueStats& stats);
+
 // `wappa stats --json`: {"outbound":{queued,delayed,in_flight,failed},"totals":{...},"by_tenant":{...}}.
 // With `only_tenant`, the figures of that tenant alone (no queue-wide depths).
 std::string stats_json(const queue::QueueStats& stats, std::string_view only_tenant = {});
