@@ -118,6 +118,33 @@ class DeliveryTest(OutboundCase):
         supervisor.wait()
         wait_until(lambda: not any(alive(c) for c in children), timeout=10, what="the workers to exit with their supervisor")
 
+    def test_global_rate_holds_across_senders(self):
+        self.edit_config("rate_per_number = 100000", "rate_per_number = 100000\nrate_global = 30")
+        jobs = [{"type": "text_message", "tenant": ("acme", "beta")[i % 2], "to_number": f"+1661{i:07d}", "text": "x"}
+                for i in range(90)]
+        self.assertEqual(self.enqueue_json(jobs).returncode, 0)
+        self.worker("--concurrency", "16")
+        wait_until(lambda: len(self.graph.requests) >= 90, timeout=30, what="90 sends")
+        times = self.graph.times
+        rate = (len(times) - 1) / (times[-1] - times[0])
+        self.assertLess(abs(rate - 30) / 30, 0.10, f"measured {rate:.1f} messages/s over two senders for a global limit of 30")
+
+    def test_memory_is_bounded(self):
+        self.edit_config("max_attempts = 3", 'max_attempts = 3\nretention = "2s"\nfailed_max = 2')
+        self.graph.script = {f"1662000000{i}": [graph_error(131026, "Message undeliverable")] for i in range(4)}
+        jobs = [{"type": "text_message", "tenant": "acme", "to_number": f"1662000000{i}", "text": "x", "message_id": f"cap{i}"}
+                for i in range(5)]
+        self.assertEqual(self.enqueue_json(jobs).returncode, 0)
+        self.worker()
+        wait_until(lambda: self.inspect("cap4")["status"] == "sent", timeout=10, what="cap4 sent")
+        # The failed set keeps its newest 2; the 2 oldest are dropped with their state.
+        wait_until(lambda: self.stats()["outbound"]["failed"] == 2, timeout=10, what="the failed set trimmed to 2")
+        self.assertEqual(self.stats()["totals"]["dropped"], 2)
+        kept = [i for i in range(4) if run("-c", self.config, "inspect", f"cap{i}").returncode == 0]
+        self.assertEqual(len(kept), 2)
+        # A sent message's state lives for `retention`, then it is gone.
+        wait_until(lambda: run("-c", self.config, "inspect", "cap4").returncode == 1, timeout=10, what="cap4 expired")
+
     def test_timeout_is_retried(self):
         self.edit_config("[outbound]", '[outbound]\nvisibility_timeout = "2s"')
         self.edit_config('base_url = "http', 'timeout = "300ms"\nbase_url = "http')
