@@ -1,8 +1,19 @@
 // wappa enqueue: queue outbound messages from a shell, one sub-form per kind or NDJSON jobs.
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <iostream>
 #include <thread>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <optional>
+#include <span>
 
 #include "common.hpp"
 #include "one_shot.hpp"
@@ -93,12 +104,20 @@ struct Line {
     std::string text;
 };
 
-// NDJSON, or one JSON document spread over several lines.
+// NDJSON, or one JSON document spread over several lines. Read whole: line by line through
+// iostreams costs more than validating the jobs.
 std::vector<Line> read_jobs(std::istream& in) {
+    std::string all;
+    char chunk[1 << 16];
+    while (in.read(chunk, sizeof chunk) || in.gcount() > 0) all.append(chunk, static_cast<std::size_t>(in.gcount()));
     std::vector<Line> lines;
-    std::string text;
-    for (std::size_t n = 1; std::getline(in, text); ++n) {
-        if (text.find_first_not_of(" \t\r") != std::string::npos) lines.push_back({n, text});
+    std::size_t n = 1;
+    for (std::size_t start = 0; start < all.size(); ++n) {
+        auto end = all.find('\n', start);
+        if (end == std::string::npos) end = all.size();
+        const std::string_view text(all.data() + start, end - start);
+        if (text.find_first_not_of(" \t\r") != std::string_view::npos) lines.push_back({n, std::string(text)});
+        start = end + 1;
     }
     const auto json_syntax_error = [](const std::string& text) {
         auto parsed = whatsapp::parse_job(text);
@@ -111,6 +130,46 @@ std::vector<Line> read_jobs(std::istream& in) {
         if (!json_syntax_error(whole)) return {{lines.front().number, whole}};
     }
     return lines;
+}
+
+// Slices taken in turn by a few lanes: while Redis runs one lane's scripts, another lane's
+// commands are being built and written, so that neither side waits for the other.
+constexpr std::size_t slice_size = 2048;
+constexpr std::size_t lane_count = 4;
+
+struct Lanes {
+    std::vector<queue::EnqueueResult> results;
+    std::optional<Error> failure;
+    std::size_t running = 0;
+};
+
+Task<void> enqueue_lane(queue::OutboundQueue& outbound, std::span<const queue::EnqueueRequest> requests, std::size_t lane,
+                        Lanes& lanes, net::steady_timer& finished) {
+    for (std::size_t start = lane * slice_size; start < requests.size() && !lanes.failure; start += lane_count * slice_size) {
+        const auto count = std::min(slice_size, requests.size() - start);
+        auto results = co_await outbound.enqueue(requests.subspan(start, count));
+        if (!results) {
+            lanes.failure = results.error();
+            break;
+        }
+        std::copy(results->begin(), results->end(), lanes.results.begin() + static_cast<long>(start));
+    }
+    if (--lanes.running == 0) finished.cancel();
+}
+
+Task<Result<std::vector<queue::EnqueueResult>>> enqueue_all(queue::OutboundQueue& outbound,
+                                                             const std::vector<queue::EnqueueRequest>& requests) {
+    auto executor = co_await net::this_coro::executor;
+    Lanes lanes;
+    lanes.results.resize(requests.size());
+    lanes.running = lane_count;
+    net::steady_timer finished(executor, std::chrono::steady_clock::time_point::max());
+    for (std::size_t lane = 0; lane < lane_count; ++lane) {
+        net::co_spawn(executor, enqueue_lane(outbound, requests, lane, lanes, finished), net::detached);
+    }
+    while (lanes.running > 0) co_await finished.async_wait(net::as_tuple(net::use_awaitable));
+    if (lanes.failure) co_return *lanes.failure;
+    co_return std::move(lanes.results);
 }
 
 int run_enqueue(const GlobalOptions& global, const EnqueueOptions& o) {
@@ -174,22 +233,15 @@ int run_enqueue(const GlobalOptions& global, const EnqueueOptions& o) {
     auto results = with_redis<std::vector<queue::EnqueueResult>>(
         *config, [&](redis::Client& client) -> Task<Result<std::vector<queue::EnqueueResult>>> {
             queue::OutboundQueue outbound(client, {config->redis.key_prefix});
-            std::vector<queue::EnqueueResult> all;
-            constexpr std::size_t batch = 1000;
-            for (std::size_t i = 0; i < requests.size(); i += batch) {
-                const std::vector<queue::EnqueueRequest> slice(
-                    requests.begin() + static_cast<long>(i), requests.begin() + static_cast<long>(std::min(requests.size(), i + batch)));
-                auto results = co_await outbound.enqueue(slice);
-                if (!results) co_return results.error();
-                all.insert(all.end(), results->begin(), results->end());
-            }
-            co_return all;
+            co_return co_await enqueue_all(outbound, requests);
         });
     if (!results) {
         std::cerr << "wappa enqueue: " << results.error().message << " (nothing more was queued)\n";
         return exit_code::unavailable;
     }
     int code = exit_code::ok;
+    std::string out;
+    out.reserve(requests.size() * (from_json ? 96 : 40));
     for (std::size_t i = 0; i < requests.size(); ++i) {
         const auto& r = results.value()[i];
         const char* outcome = r.outcome == queue::EnqueueOutcome::queued ? "queued"
@@ -200,12 +252,17 @@ int run_enqueue(const GlobalOptions& global, const EnqueueOptions& o) {
             code = exit_code::data_error;
         }
         if (from_json) {
-            std::cout << "{\"message_id\":" << json::quote(requests[i].message_id) << ",\"outcome\":\"" << outcome
-                      << "\",\"status\":" << json::quote(r.status) << "}\n";
+            out += "{\"message_id\":";
+            json::append_string(out, requests[i].message_id);
+            out.append(",\"outcome\":\"").append(outcome).append("\",\"status\":");
+            json::append_string(out, r.status);
+            out += "}\n";
         } else {
-            std::cout << requests[i].message_id << "\n";
+            out.append(requests[i].message_id).append("\n");
         }
     }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::fflush(stdout);
     return code;
 }
 

@@ -69,17 +69,26 @@ end
 
 // Many jobs in one call, so that the per-call cost is paid once per batch; per job: a dedup
 // check, the pair-limit slot, the message hash (and its notification). The ready sets, sender
-// wake-ups and counters are written once per sender and per batch.
-// ARGV: prefix, job count, then per job (11): id, tenant, pnid, to, type, body, rate interval
-//       ms, pair interval ms, burst, notification channel ('' = none), notification payload
-constexpr std::size_t enqueue_fields = 11;
+// wake-ups and counters are written once per sender and per batch. What jobs share (tenant,
+// sender, limits) is sent once per batch as a profile: every argument costs Redis a Lua string.
+// ARGV: prefix, profile count, per profile (5): tenant, pnid, rate interval ms, pair interval
+//       ms, burst; job count, notify (0/1), per job (5, or 7 with notify): id, profile index
+//       (1-based), to, type, body[, notification channel, payload]
 const redis::Script enqueue_script(std::string(prelude) + R"lua(
-local n = tonumber(ARGV[2])
-local out, ready, earliest, interval, counts = {}, {}, {}, {}, {}
+local profiles = {}
+local b = 2
+for i = 1, tonumber(ARGV[2]) do
+  profiles[i] = {ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])}
+  b = b + 5
+end
+local n, notify = tonumber(ARGV[b + 1]), ARGV[b + 2] == '1'
+b = b + 2
+local width = notify and 7 or 5
+local out, ready, earliest, counts = {}, {}, {}, {}
 local function bump(k) counts[k] = (counts[k] or 0) + 1 end
-for j = 0, n - 1 do
-  local b = 2 + j * 11
-  local id, tenant, pn, to, body = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 6]
+for j = 1, n do
+  local id, profile, to, body = ARGV[b + 1], profiles[tonumber(ARGV[b + 2])], ARGV[b + 3], ARGV[b + 5]
+  local tenant, pn = profile[1], profile[2]
   local mk = P .. 'msg:' .. id
   local existing = redis.call('HMGET', mk, 'body', 'status')
   if existing[1] then
@@ -88,7 +97,7 @@ for j = 0, n - 1 do
   else
     -- Pair limit (GCRA), planned now: a throttled recipient's messages wait in order, alone.
     local at = now
-    local pi = tonumber(ARGV[b + 8])
+    local pi = profile[4]
     if pi > 0 then
       local pk = P .. 'pair:' .. pn .. ':' .. to
       local state = redis.call('GET', pk)
@@ -97,32 +106,37 @@ for j = 0, n - 1 do
         local sep = string.find(state, ' ', 1, true)
         tat, last = tonumber(string.sub(state, 1, sep - 1)), tonumber(string.sub(state, sep + 1))
       end
-      at = math.max(now, tat - (tonumber(ARGV[b + 9]) - 1) * pi, last + 0.001)
+      at = math.max(now, tat - (profile[5] - 1) * pi, last + 0.001)
       local next_tat = math.max(tat, at) + pi
       redis.call('SET', pk, string.format('%.3f %.3f', next_tat, at), 'PX', math.floor(next_tat - now) + 60000)
     end
-    redis.call('HSET', mk, 'tenant', tenant, 'phone_number_id', pn, 'to', to, 'type', ARGV[b + 5], 'body', body,
+    redis.call('HSET', mk, 'tenant', tenant, 'phone_number_id', pn, 'to', to, 'type', ARGV[b + 4], 'body', body,
       'status', 'queued', 'created_at', now, 'not_before', math.floor(at))
     local list = ready[pn]
     if not list then list = {}; ready[pn] = list; earliest[pn] = at end
     list[#list + 1] = at
     list[#list + 1] = id
     if at < earliest[pn] then earliest[pn] = at end
-    interval[pn] = ARGV[b + 7]
     bump('queued')
     bump('queued:' .. tenant)
-    if ARGV[b + 10] ~= '' then redis.call('PUBLISH', ARGV[b + 10], ARGV[b + 11]) end
+    if notify and ARGV[b + 6] ~= '' then redis.call('PUBLISH', ARGV[b + 6], ARGV[b + 7]) end
     out[#out + 1] = 'queued'
     out[#out + 1] = 'queued'
   end
+  b = b + width
 end
-for pn, list in pairs(ready) do
-  for i = 1, #list, 1000 do
-    redis.call('ZADD', P .. 'ready:' .. pn, unpack(list, i, math.min(#list, i + 999)))
+for _, profile in ipairs(profiles) do
+  local pn = profile[2]
+  local list = ready[pn]
+  if list then
+    for i = 1, #list, 1000 do
+      redis.call('ZADD', P .. 'ready:' .. pn, unpack(list, i, math.min(#list, i + 999)))
+    end
+    ready[pn] = nil
+    redis.call('HSET', P .. 'interval', pn, profile[3])
+    redis.call('SADD', P .. 'numbers', pn)
+    wake(pn, earliest[pn])
   end
-  redis.call('HSET', P .. 'interval', pn, interval[pn])
-  redis.call('SADD', P .. 'numbers', pn)
-  wake(pn, earliest[pn])
 end
 for k, v in pairs(counts) do redis.call('HINCRBY', P .. 'counts', k, v) end
 return out
@@ -351,34 +365,67 @@ Task<Result<bool>> run_transition(redis::Client& client, const redis::Script& sc
 OutboundQueue::OutboundQueue(redis::Client& client, OutboundSettings settings)
     : client_(client), settings_(std::move(settings)), tag_(settings_.prefix + ":{out}:") {}
 
-Task<Result<std::vector<EnqueueResult>>> OutboundQueue::enqueue(const std::vector<EnqueueRequest>& jobs) {
-    // Batches of a few hundred jobs per script call, all calls pipelined.
-    constexpr std::size_t per_call = 256;
-    const auto senders = tag_ + "senders";
-    std::deque<std::string> numbers;   // the formatted numbers the views below point at (stable)
-    std::vector<redis::ScriptCall> calls;
-    for (std::size_t start = 0; start < jobs.size(); start += per_call) {
-        const auto end = std::min(jobs.size(), start + per_call);
-        redis::ScriptCall call;
-        call.keys.push_back(senders);
-        call.args.reserve(2 + (end - start) * enqueue_fields);
-        call.args.push_back(tag_);
-        call.args.push_back(numbers.emplace_back(std::to_string(end - start)));
-        for (std::size_t i = start; i < end; ++i) {
-            const auto& j = jobs[i];
-            call.args.push_back(j.message_id);
-            call.args.push_back(j.tenant);
-            call.args.push_back(j.phone_number_id);
-            call.args.push_back(j.to_number);
-            call.args.push_back(j.type);
-            call.args.push_back(j.graph_body);
-            call.args.push_back(numbers.emplace_back(ms(j.rate_per_number > 0 ? 1000.0 / j.rate_per_number : 0)));
-            call.args.push_back(numbers.emplace_back(ms(j.rate_per_recipient > 0 ? 1000.0 / j.rate_per_recipient : 0)));
-            call.args.push_back(numbers.emplace_back(std::to_string(j.burst_per_recipient)));
+namespace {
+
+// One script call's arguments for jobs[start, end): their profiles, then the jobs. The views
+// point into the jobs and into `numbers` (a deque: its strings never move).
+redis::ScriptCall enqueue_call(std::span<const EnqueueRequest> jobs, const std::string& tag, const std::string& senders,
+                               std::deque<std::string>& numbers) {
+    redis::ScriptCall call;
+    call.keys.push_back(senders);
+    call.args.push_back(tag);
+    std::vector<std::size_t> profile_of(jobs.size());
+    std::vector<std::size_t> firsts;   // the first job of each profile
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+        const auto& j = jobs[i];
+        std::size_t p = 0;
+        while (p < firsts.size()) {
+            const auto& f = jobs[firsts[p]];
+            if (f.tenant == j.tenant && f.phone_number_id == j.phone_number_id && f.rate_per_number == j.rate_per_number &&
+                f.rate_per_recipient == j.rate_per_recipient && f.burst_per_recipient == j.burst_per_recipient) break;
+            ++p;
+        }
+        if (p == firsts.size()) firsts.push_back(i);
+        profile_of[i] = p + 1;
+    }
+    call.args.push_back(numbers.emplace_back(std::to_string(firsts.size())));
+    for (const auto first : firsts) {
+        const auto& j = jobs[first];
+        call.args.push_back(j.tenant);
+        call.args.push_back(j.phone_number_id);
+        call.args.push_back(numbers.emplace_back(ms(j.rate_per_number > 0 ? 1000.0 / j.rate_per_number : 0)));
+        call.args.push_back(numbers.emplace_back(ms(j.rate_per_recipient > 0 ? 1000.0 / j.rate_per_recipient : 0)));
+        call.args.push_back(numbers.emplace_back(std::to_string(j.burst_per_recipient)));
+    }
+    bool notify = false;
+    for (const auto& j : jobs) notify = notify || !j.notify_channel.empty();
+    call.args.push_back(numbers.emplace_back(std::to_string(jobs.size())));
+    call.args.push_back(notify ? "1" : "0");
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+        const auto& j = jobs[i];
+        call.args.push_back(j.message_id);
+        call.args.push_back(numbers.emplace_back(std::to_string(profile_of[i])));
+        call.args.push_back(j.to_number);
+        call.args.push_back(j.type);
+        call.args.push_back(j.graph_body);
+        if (notify) {
             call.args.push_back(j.notify_channel);
             call.args.push_back(j.notify_payload);
         }
-        calls.push_back(std::move(call));
+    }
+    return call;
+}
+
+}  // namespace
+
+Task<Result<std::vector<EnqueueResult>>> OutboundQueue::enqueue(std::span<const EnqueueRequest> jobs) {
+    // Batches of a few hundred jobs per script call, all calls pipelined.
+    constexpr std::size_t per_call = 256;
+    const auto senders = tag_ + "senders";
+    std::deque<std::string> numbers;
+    std::vector<redis::ScriptCall> calls;
+    for (std::size_t start = 0; start < jobs.size(); start += per_call) {
+        calls.push_back(enqueue_call(jobs.subspan(start, std::min(per_call, jobs.size() - start)), tag_, senders, numbers));
     }
     std::vector<EnqueueResult> out;
     out.reserve(jobs.size());

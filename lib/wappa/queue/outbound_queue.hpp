@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -101,7 +102,7 @@ public:
     OutboundQueue(redis::Client& client, OutboundSettings settings);
 
     // Many jobs in one pipeline; one result per job, in order.
-    Task<Result<std::vector<EnqueueResult>>> enqueue(const std::vector<EnqueueRequest>& jobs);
+    Task<Result<std::vector<EnqueueResult>>> enqueue(std::span<const EnqueueRequest> jobs);
     // Claims up to `max` messages whose time has come, round robin over senders within their rate.
     Task<Result<std::vector<Claim>>> claim(std::size_t max);
     // Acks completing together are written in one script call. False when fenced.
