@@ -56,6 +56,9 @@ class SandboxTest(WorkerInServeCase):
         self.assertTrue(self.inspect(message_id)["wamid"].startswith("wamid."))
         status, metrics = self.serve.request("GET", "/metrics")
         self.assertIn(b'wappa_outbound_sends_total{outcome="sent",code="0"} 1', metrics)
+        # SIGTERM stops the server and its worker cleanly.
+        self.serve.proc.terminate()
+        self.assertEqual(self.serve.proc.wait(timeout=15), 0)
 
     def test_status_webhooks_advance_the_state_in_order(self):
         sent = self.queue("api-acme", to_number="16505551234", message_id="st1")
