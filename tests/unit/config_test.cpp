@@ -35,6 +35,8 @@ TEST_CASE("durations, sizes and rates take numbers or strings with units") {
     CHECK_FALSE(parse_rate("1/0"));
     CHECK(format_duration(Duration(250)) == "250ms");
     CHECK(format_duration(Duration(300'000)) == "5m");
+    CHECK(format_duration(Duration(7LL * 86'400'000)) == "7d");
+    CHECK(format_duration(Duration(36LL * 3'600'000)) == "36h");
     CHECK(format_size(Bytes{4 * 1024 * 1024}) == "4MiB");
 }
 
