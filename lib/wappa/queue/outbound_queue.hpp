@@ -34,8 +34,7 @@ struct EnqueueRequest {
     std::string phone_number_id;
     std::string to_number;
     std::string type;
-    std::string job_json;        // the job as accepted (for conflict detection and inspect)
-    std::string graph_body;      // what the worker POSTs
+    std::string graph_body;      // what the worker POSTs; also what a repeated enqueue is compared with
     double rate_per_number = 80;
     double rate_per_recipient = 1.0 / 6.0;
     std::int64_t burst_per_recipient = 1;

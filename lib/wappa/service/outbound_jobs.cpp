@@ -46,8 +46,6 @@ std::variant<queue::EnqueueRequest, whatsapp::JobError> make_enqueue_request(con
     r.to_number = job.to_number;
     r.type = job.type;
     r.graph_body = whatsapp::build_graph_body(job, job.message_id);
-    // The stored job is the request body itself: the same job enqueued twice compares equal.
-    r.job_json = r.graph_body;
     r.rate_per_number = tenant->rate_per_number.value_or(config.outbound.rate_per_number).per_second;
     r.rate_per_recipient = tenant->rate_per_recipient.value_or(config.outbound.rate_per_recipient).per_second;
     r.burst_per_recipient = tenant->burst_per_recipient.value_or(config.outbound.burst_per_recipient);
