@@ -37,7 +37,7 @@ struct ServeOptions {
 // Everything one event-loop thread owns: nothing here is shared with another thread.
 struct Loop {
     Loop(const config::Config& config, config::Address listen, service::ServeMetrics& metrics,
-         metrics::Registry& registry)
+         metrics::Registry& registry, const std::atomic<bool>* worker_running)
         : redis(io.get_executor(), redis_settings(config, "redis")),
           queue(redis, config.redis.key_prefix, config.server.dedup_ttl),
           outbound(redis, service::outbound_settings(config)),
@@ -47,7 +47,7 @@ struct Loop {
           server(io.get_executor(),
                  http::ServerSettings{std::move(listen), config.server.body_limit.value, config.server.read_timeout,
                                       config.server.write_timeout, true},
-                 service::make_serve_handler({config, intake, messages, admin, redis, metrics, registry}),
+                 service::make_serve_handler({config, intake, messages, admin, redis, metrics, registry, worker_running}),
                  [&metrics](int status) { metrics.http_requests.inc({"rejected", std::to_string(status)}); }) {}
 
     net::io_context io{1};
@@ -108,9 +108,6 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
     metrics::Registry registry;
     service::ServeMetrics metrics(registry);
     auto listen = config::parse_address(config.server.listen).value();
-    std::vector<std::unique_ptr<Loop>> loops;
-    loops.push_back(std::make_unique<Loop>(config, listen, metrics, registry));
-
     // --with-worker: the outbound worker on a thread and a Redis connection of its own.
     std::unique_ptr<OutboundRuntime> worker;
     if (options.with_worker) {
@@ -121,6 +118,10 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
             return exit_code::config;
         }
     }
+
+    const std::atomic<bool>* worker_running = worker ? &worker->running() : nullptr;
+    std::vector<std::unique_ptr<Loop>> loops;
+    loops.push_back(std::make_unique<Loop>(config, listen, metrics, registry, worker_running));
 
     auto& first = *loops.front();
     // Signals are caught from the start: a SIGTERM during start-up is a clean stop too.
@@ -147,7 +148,7 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
         return exit_code::unavailable;
     }
     for (int i = 1; i < threads && !stopping; ++i) {
-        auto& loop = *loops.emplace_back(std::make_unique<Loop>(config, listen, metrics, registry));
+        auto& loop = *loops.emplace_back(std::make_unique<Loop>(config, listen, metrics, registry, worker_running));
         if (auto status = connect_redis(loop, config, false); !status) {
             spdlog::warn("event loop {} has no redis connection yet (it keeps trying): {}", i, status.error().message);
         }

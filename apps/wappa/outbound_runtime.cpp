@@ -113,14 +113,16 @@ int OutboundRuntime::run(config::Duration grace) {
     auto& p = *parts_;
     p.redis.start();
     int code = exit_code::ok;
-    auto body = [&p, &code, grace]() -> Task<void> {
+    auto body = [&p, &code, grace, &running = running_]() -> Task<void> {
         if (auto connected = co_await p.redis.wait_connected(p.config.redis.connect_timeout); !connected) {
             std::cerr << "wappa worker: " << connected.error().message << " (redis.url)\n";
             code = exit_code::unavailable;
         } else {
             spdlog::info("outbound worker running concurrency={} graph={}", p.concurrency, p.config.graph.base_url);
             net::co_spawn(p.io, service::refresh_queue_depths(p.queue, p.metrics, p.stopping, config::Duration(5'000)), net::detached);
+            running = true;
             co_await p.worker->run(grace);
+            running = false;
             const auto& s = p.worker->stats();
             spdlog::info("outbound worker stopped sent={} retried={} deferred={} failed={}", s.sent, s.retried, s.deferred, s.failed);
         }

@@ -3,6 +3,7 @@
 // and of `wappa serve --with-worker` (where it runs on a thread of its own).
 #include <boost/asio/io_context.hpp>
 
+#include <atomic>
 #include <memory>
 #include <optional>
 
@@ -27,10 +28,13 @@ public:
     // Thread-safe: no new claims; the sends in flight finish within the grace period.
     void stop();
     net::io_context& io();
+    // True from the moment the worker is connected and claiming until it stops.
+    const std::atomic<bool>& running() const { return running_; }
 
 private:
     struct Parts;
     std::unique_ptr<Parts> parts_;
+    std::atomic<bool> running_{false};
 };
 
 }  // namespace wappa::app

@@ -54,6 +54,9 @@ class SandboxTest(WorkerInServeCase):
         message_id = r.stdout.strip()
         wait_until(lambda: self.inspect(message_id)["status"] == "sent", timeout=10, what="the sandbox send")
         self.assertTrue(self.inspect(message_id)["wamid"].startswith("wamid."))
+        health = lambda: call(self.serve, "GET", "/api/admin/health")
+        wait_until(lambda: health()[0] == 200, timeout=10, what="health 200")
+        self.assertEqual(health()[1]["checks"]["outbound_worker"], {"status": "running"})
         status, metrics = self.serve.request("GET", "/metrics")
         self.assertIn(b'wappa_outbound_sends_total{outcome="sent",code="0"} 1', metrics)
         # SIGTERM stops the server and its worker cleanly.

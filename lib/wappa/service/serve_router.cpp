@@ -20,7 +20,7 @@ Task<http::Response> health(ServeContext& ctx) {
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     const bool redis_up = pong && !pong->is_error();
     std::string body = "{\"status\":";
-    body += redis_up ? "\"ok\"" : "\"unavailable\"";
+    body += redis_up && !(ctx.worker_running != nullptr && !ctx.worker_running->load()) ? "\"ok\"" : "\"unavailable\"";
     body += ",\"checks\":{\"redis\":";
     if (redis_up) {
         body += "{\"status\":\"up\",\"latency_ms\":" + std::to_string(ms) + "}";
@@ -29,8 +29,11 @@ Task<http::Response> health(ServeContext& ctx) {
     }
     body += ",\"postgres\":{\"status\":";
     body += ctx.config.postgres.url.empty() ? "\"not_configured\"}" : "\"not_checked\"}";
+    const bool worker_down = ctx.worker_running != nullptr && !ctx.worker_running->load();
+    body += ",\"outbound_worker\":{\"status\":";
+    body += ctx.worker_running == nullptr ? "\"not_in_this_process\"}" : worker_down ? "\"not_running\"}" : "\"running\"}";
     body += "}}";
-    co_return http::Response::json(redis_up ? 200 : 503, std::move(body));
+    co_return http::Response::json(redis_up && !worker_down ? 200 : 503, std::move(body));
 }
 
 std::optional<std::string_view> webhook_tenant(std::string_view path) {

@@ -1,5 +1,7 @@
 #pragma once
 // The routes of `wappa serve` (INTERFACE.md §3) mapped onto their handlers.
+#include <atomic>
+
 #include "wappa/config/config.hpp"
 #include "wappa/http/server.hpp"
 
@@ -25,6 +27,8 @@ struct ServeContext {
     redis::Client& redis;
     ServeMetrics& metrics;
     const metrics::Registry& registry;
+    // With --with-worker: whether the in-process outbound worker runs (null without one).
+    const std::atomic<bool>* worker_running = nullptr;
 };
 
 http::Handler make_serve_handler(ServeContext context);
