@@ -18,7 +18,8 @@ class OutboundCase(unittest.TestCase):
         self.redis = Redis(durable=self.durable_redis)
         self.dir = tempfile.TemporaryDirectory()
         self.graph = FakeGraph(self.dir.name if self.graph_tls else None)
-        self.config = write_config(self.dir.name, self.redis.url, free_port(), extra=f"""
+        self.port = free_port()   # server.listen, for a `wappa serve` on this config
+        self.config = write_config(self.dir.name, self.redis.url, self.port, extra=f"""
 [graph]
 base_url = "{self.graph.scheme}://127.0.0.1:{self.graph.port}"
 

@@ -1,5 +1,6 @@
 """Delivery under load and faults (issue 3, item 6): many tenants and kinds, HTTPS with
 certificate verification, Redis restarted mid-run, rate limits across worker processes."""
+import http.client
 import json
 import os
 import subprocess
@@ -8,7 +9,7 @@ import unittest
 from collections import Counter
 
 from fake_graph import graph_error
-from harness import FIXTURES, run, wait_until
+from harness import FIXTURES, WAPPA, fixture, free_port, run, sign, wait_until
 from outbound_case import OutboundCase
 
 GAMMA = """
@@ -38,6 +39,13 @@ def job_of_kind(i, tenant):
         {"type": "reaction_message", "target_message_id": f"wamid.TARGET{i}", "emoji": "👍"},
         {"type": "mark_as_read", "target_message_id": f"wamid.READ{i}"},
     ][i % 8])
+
+
+def status_body(message_id, wamid, status):
+    body = json.loads(fixture("status_sent.json"))
+    s = body["entry"][0]["changes"][0]["value"]["statuses"][0]
+    s.update({"id": wamid, "status": status, "biz_opaque_callback_data": message_id})
+    return json.dumps(body).encode()
 
 
 def alive(pid):
@@ -144,6 +152,50 @@ class DeliveryTest(OutboundCase):
         self.assertEqual(len(kept), 2)
         # A sent message's state lives for `retention`, then it is gone.
         wait_until(lambda: run("-c", self.config, "inspect", "cap4").returncode == 1, timeout=10, what="cap4 expired")
+
+    def test_a_status_webhook_before_the_graph_answer(self):
+        # Meta's "sent" webhook may arrive before the answer to the send itself: both record the
+        # same send, once, and nothing is reported as fenced.
+        ok = (200, {"messaging_product": "whatsapp", "messages": [{"id": "wamid.RACE"}]}, {})
+        self.graph.script = {"16630000001": [("hang", 1.5, ok)]}
+        serve = subprocess.Popen([WAPPA, "-c", self.config, "serve"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            metrics_port = free_port()
+            self.enqueue_json([{"type": "text_message", "tenant": "acme", "to_number": "16630000001", "text": "x",
+                                "message_id": "race1"}])
+            self.worker("--metrics-listen", f"127.0.0.1:{metrics_port}")
+            wait_until(lambda: len(self.graph.requests) == 1, timeout=10, what="the send to reach the Graph API")
+            body = status_body("race1", "wamid.RACE", "sent")
+            def post():
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                try:
+                    conn.request("POST", "/webhook", body, {"X-Hub-Signature-256": sign(body)})
+                    return conn.getresponse().status == 200
+                except OSError:
+                    return False
+                finally:
+                    conn.close()
+            wait_until(post, timeout=10, what="the status webhook accepted")
+            self.assertEqual(self.inspect("race1")["status"], "sent")
+            def get(path):
+                conn = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=5)
+                try:
+                    conn.request("GET", path)
+                    response = conn.getresponse()
+                    return response.status, response.read().decode()
+                finally:
+                    conn.close()
+            metrics = lambda: get("/metrics")[1]
+            wait_until(lambda: 'wappa_outbound_sends_total{outcome="sent",code="0"} 1' in metrics(), timeout=10,
+                       what="the worker to record its send")
+            self.assertNotIn('reason="fenced"', metrics())
+            state = self.inspect("race1")
+            self.assertEqual((state["status"], state["wamid"], state["attempts"]), ("sent", "wamid.RACE", 1))
+            self.assertEqual(self.stats()["totals"]["sent"], 1)
+            self.assertEqual(get("/api/admin/health")[0], 200)
+        finally:
+            serve.terminate()
+            serve.wait(timeout=15)
 
     def test_timeout_is_retried(self):
         self.edit_config("[outbound]", '[outbound]\nvisibility_timeout = "2s"')

@@ -226,7 +226,8 @@ return out
 )lua");
 
 // Many acks in one call. ARGV: prefix, retention ms, then per message (3): id, token, wamid.
-// Returns 1 per message whose lease was still its own, else 0 (fenced).
+// Returns 1 per message whose lease was still its own (or whose status webhook already
+// recorded this very send), else 0 (fenced).
 const redis::Script sent_script(std::string(prelude) + R"lua(
 local retention = tonumber(ARGV[2])
 local out, done, counts = {}, {}, {}
@@ -234,8 +235,10 @@ local latency = 0
 for b = 3, #ARGV, 3 do
   local id, token, wamid = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local mk = P .. 'msg:' .. id
-  local f = redis.call('HMGET', mk, 'token', 'status', 'tenant', 'has_history', 'created_at')
-  if f[1] == token and f[2] == 'sending' then
+  local f = redis.call('HMGET', mk, 'token', 'status', 'tenant', 'has_history', 'created_at', 'wamid')
+  if f[2] ~= 'sending' and f[6] == wamid and wamid ~= '' then
+    out[#out + 1] = 1   -- its status webhook came first and recorded this very send
+  elseif f[1] == token and f[2] == 'sending' then
     latency = latency + now - tonumber(f[5] or now)
     redis.call('HSET', mk, 'status', 'sent', 'wamid', wamid, 'token', '', 'updated_at', now, 'sent_at', now)
     if wamid ~= '' then redis.call('SET', P .. 'wamid:' .. wamid, id, 'PX', retention) end
