@@ -571,10 +571,13 @@ Task<Result<std::optional<std::string>>> OutboundQueue::inspect(const std::strin
     if (!replies) co_return replies.error();
     const auto& fields = replies->at(0).elements;
     if (fields.empty()) co_return std::optional<std::string>{};
-    std::string out = "{";
+    std::string out = "{\"id\":";
+    json::append_string(out, message_id);
+    out += ",\"message_id\":";
+    json::append_string(out, message_id);
     for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
-        if (fields[i].str == "token" || fields[i].str == "has_history") continue;
-        if (out.size() > 1) out += ',';
+        if (fields[i].str == "token" || fields[i].str == "has_history" || fields[i].str == "id") continue;
+        out += ',';
         json::append_string(out, fields[i].str);
         out += ':';
         const bool raw_json = fields[i].str == "body";
