@@ -33,6 +33,16 @@ def sign(body, secret=SECRET):
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def status_webhook(message_id, wamid, status, error=None):
+    """A signed-ready status webhook (status_sent.json) about one of our sent messages."""
+    body = json.loads(fixture("status_sent.json"))
+    s = body["entry"][0]["changes"][0]["value"]["statuses"][0]
+    s.update({"id": wamid, "status": status, "biz_opaque_callback_data": message_id})
+    if error:
+        s["errors"] = [{"code": error, "title": "Message undeliverable", "message": "Message undeliverable"}]
+    return json.dumps(body).encode()
+
+
 def wait_until(predicate, timeout=10.0, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -71,6 +71,12 @@ max_attempts = 3
         text = "".join(json.dumps(j) + "\n" for j in jobs)
         return run("-c", self.config, "enqueue", "--json", "-", *args, input=text, timeout=60)
 
+    def assert_rate_near(self, limit, what):
+        """The send rate the fake Graph API saw is within 10% of `limit` messages/s."""
+        times = self.graph.times
+        rate = (len(times) - 1) / (times[-1] - times[0])
+        self.assertLess(abs(rate - limit) / limit, 0.10, f"measured {rate:.1f} messages/s ({what}) for a limit of {limit}")
+
     def stats(self):
         return json.loads(run("-c", self.config, "stats", "--json").stdout)
 

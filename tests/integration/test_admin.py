@@ -3,7 +3,7 @@ webhooks that advance or resolve our sent messages (issue 3, item 2)."""
 import json
 import unittest
 
-from harness import Redis, Serve, fixture, run, wait_until
+from harness import Redis, Serve, run, status_webhook, wait_until
 
 
 def call(serve, method, path, token=None, body=None):
@@ -12,15 +12,6 @@ def call(serve, method, path, token=None, body=None):
         headers["Authorization"] = "Bearer " + token
     status, data = serve.request(method, path, json.dumps(body).encode() if body is not None else None, headers)
     return status, json.loads(data) if data else None
-
-
-def status_webhook(message_id, wamid, status, error=None):
-    body = json.loads(fixture("status_sent.json"))
-    s = body["entry"][0]["changes"][0]["value"]["statuses"][0]
-    s.update({"id": wamid, "status": status, "biz_opaque_callback_data": message_id})
-    if error:
-        s["errors"] = [{"code": error, "title": "Message undeliverable", "message": "Message undeliverable"}]
-    return json.dumps(body).encode()
 
 
 class WorkerInServeCase(unittest.TestCase):

@@ -9,7 +9,7 @@ import unittest
 from collections import Counter
 
 from fake_graph import graph_error
-from harness import FIXTURES, WAPPA, fixture, free_port, run, sign, wait_until
+from harness import FIXTURES, WAPPA, free_port, run, sign, status_webhook, wait_until
 from outbound_case import OutboundCase
 
 GAMMA = """
@@ -39,13 +39,6 @@ def job_of_kind(i, tenant):
         {"type": "reaction_message", "target_message_id": f"wamid.TARGET{i}", "emoji": "👍"},
         {"type": "mark_as_read", "target_message_id": f"wamid.READ{i}"},
     ][i % 8])
-
-
-def status_body(message_id, wamid, status):
-    body = json.loads(fixture("status_sent.json"))
-    s = body["entry"][0]["changes"][0]["value"]["statuses"][0]
-    s.update({"id": wamid, "status": status, "biz_opaque_callback_data": message_id})
-    return json.dumps(body).encode()
 
 
 def alive(pid):
@@ -116,9 +109,7 @@ class DeliveryTest(OutboundCase):
         self.assertEqual(self.enqueue_json(jobs).returncode, 0)
         supervisor = self.worker("--processes", "2", "--concurrency", "16")
         wait_until(lambda: len(self.graph.requests) >= 120, timeout=30, what="120 sends")
-        times = self.graph.times
-        rate = (len(times) - 1) / (times[-1] - times[0])
-        self.assertLess(abs(rate - 40) / 40, 0.10, f"measured {rate:.1f} messages/s over 2 processes for a limit of 40")
+        self.assert_rate_near(40, "over 2 processes")
         # The worker processes do not outlive their supervisor, even when it is killed.
         children = subprocess.run(["pgrep", "-P", str(supervisor.pid)], capture_output=True, text=True).stdout.split()
         self.assertEqual(len(children), 2)
@@ -133,9 +124,7 @@ class DeliveryTest(OutboundCase):
         self.assertEqual(self.enqueue_json(jobs).returncode, 0)
         self.worker("--concurrency", "16")
         wait_until(lambda: len(self.graph.requests) >= 90, timeout=30, what="90 sends")
-        times = self.graph.times
-        rate = (len(times) - 1) / (times[-1] - times[0])
-        self.assertLess(abs(rate - 30) / 30, 0.10, f"measured {rate:.1f} messages/s over two senders for a global limit of 30")
+        self.assert_rate_near(30, "over two senders, global limit")
 
     def test_memory_is_bounded(self):
         self.edit_config("max_attempts = 3", 'max_attempts = 3\nretention = "2s"\nfailed_max = 2')
@@ -165,7 +154,7 @@ class DeliveryTest(OutboundCase):
                                 "message_id": "race1"}])
             self.worker("--metrics-listen", f"127.0.0.1:{metrics_port}")
             wait_until(lambda: len(self.graph.requests) == 1, timeout=10, what="the send to reach the Graph API")
-            body = status_body("race1", "wamid.RACE", "sent")
+            body = status_webhook("race1", "wamid.RACE", "sent")
             def post():
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
                 try:
