@@ -350,12 +350,17 @@ return 1
 
 std::string ms(double v) { return std::to_string(v); }
 
-Task<Result<bool>> run_transition(redis::Client& client, const redis::Script& script, const std::string& senders,
-                                  const std::vector<std::string>& args) {
+// One script call on the senders key with `args` (views: `args` must outlive the call).
+redis::ScriptCall call_with(const std::string& senders, const std::vector<std::string>& args) {
     redis::ScriptCall call;
     call.keys.push_back(senders);
-    for (const auto& a : args) call.args.push_back(a);
-    std::vector<redis::ScriptCall> calls{call};
+    call.args.assign(args.begin(), args.end());
+    return call;
+}
+
+Task<Result<bool>> run_transition(redis::Client& client, const redis::Script& script, const std::string& senders,
+                                  const std::vector<std::string>& args) {
+    const std::vector<redis::ScriptCall> calls{call_with(senders, args)};
     auto replies = co_await redis::run_script(client, script, calls);
     if (!replies) co_return replies.error();
     const auto& r = replies->front();
@@ -451,13 +456,10 @@ Task<Result<std::vector<Claim>>> OutboundQueue::claim(std::size_t max) {
     const auto senders = tag_ + "senders";
     const auto lease = std::to_string(settings_.lease.count());
     const auto max_text = std::to_string(max);
-    redis::ScriptCall call;
-    call.keys.push_back(senders);
     const auto args = strings(tag_, max_text, lease, settings_.retry_ambiguous ? "1" : "0",
                               ms(settings_.rate_global > 0 ? 1000.0 / settings_.rate_global : 0),
                               std::to_string(settings_.failed_max_age.count()), std::to_string(settings_.failed_max));
-    call.args.assign(args.begin(), args.end());
-    std::vector<redis::ScriptCall> calls{call};
+    const std::vector<redis::ScriptCall> calls{call_with(senders, args)};
     auto replies = co_await redis::run_script(client_, claim_script, calls);
     if (!replies) co_return replies.error();
     const auto& r = replies->front();
@@ -523,11 +525,8 @@ Task<Result<std::size_t>> OutboundQueue::apply_statuses(const std::vector<Status
     const auto senders = tag_ + "senders";
     const auto retention = std::to_string(settings_.retention.count());
     for (const auto& r : reports) {
-        auto& args = storage.emplace_back(strings(tag_, r.message_id, r.wamid, r.status, r.error_code, r.error_title, retention));
-        redis::ScriptCall call;
-        call.keys.push_back(senders);
-        for (const auto& a : args) call.args.push_back(a);
-        calls.push_back(std::move(call));
+        calls.push_back(call_with(senders, storage.emplace_back(strings(tag_, r.message_id, r.wamid, r.status, r.error_code,
+                                                                        r.error_title, retention))));
     }
     std::size_t matched = 0;
     if (calls.empty()) co_return matched;
@@ -648,11 +647,7 @@ Task<Result<std::vector<std::string>>> OutboundQueue::requeue(const std::vector<
     std::vector<redis::ScriptCall> calls;
     const auto senders = tag_ + "senders";
     for (const auto& id : ids) {
-        auto& args = storage.emplace_back(strings(tag_, id, dry_run ? "1" : "0"));
-        redis::ScriptCall call;
-        call.keys.push_back(senders);
-        for (const auto& a : args) call.args.push_back(a);
-        calls.push_back(std::move(call));
+        calls.push_back(call_with(senders, storage.emplace_back(strings(tag_, id, dry_run ? "1" : "0"))));
     }
     std::vector<std::string> moved;
     if (calls.empty()) co_return moved;
