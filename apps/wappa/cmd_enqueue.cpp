@@ -1,6 +1,14 @@
 // wappa enqueue: queue outbound messages from a shell, one sub-form per kind or NDJSON jobs.
+#include <fcntl.h>
+#include <malloc.h>
+#include <sys/mman.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
 #include <map>
 #include <iostream>
 #include <thread>
@@ -99,37 +107,88 @@ std::string job_from_flags(const EnqueueOptions& o) {
     return j + "}";
 }
 
+// Bulk input means hundreds of MB of short-lived buffers. Kept in the heap and reused, rather
+// than mapped and unmapped each time: every fresh page costs a fault, slow on a VM.
+void keep_buffers_in_heap() {
+    ::mallopt(M_MMAP_THRESHOLD, 32 << 20);   // glibc's maximum
+    ::mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    ::mallopt(M_TOP_PAD, 64 << 20);
+}
+
 struct Line {
     std::size_t number;
-    std::string text;
+    std::string_view text;   // into Input::text
 };
 
-// NDJSON, or one JSON document spread over several lines. Read whole: line by line through
-// iostreams costs more than validating the jobs.
-std::vector<Line> read_jobs(std::istream& in) {
-    std::string all;
-    char chunk[1 << 16];
-    while (in.read(chunk, sizeof chunk) || in.gcount() > 0) all.append(chunk, static_cast<std::size_t>(in.gcount()));
+// The jobs' text: a regular file (or stdin redirected from one) is mapped, not copied; a pipe
+// is read whole with read(2) (through iostreams the copying cost more than validating).
+class Input {
+public:
+    Input() = default;
+    Input(const Input&) = delete;
+    Input& operator=(const Input&) = delete;
+    ~Input() {
+        if (mapped_ != nullptr) ::munmap(mapped_, mapped_size_);
+    }
+    bool load(int fd) {
+        struct stat st {};
+        if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+            mapped_size_ = static_cast<std::size_t>(st.st_size);
+            mapped_ = ::mmap(nullptr, mapped_size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+            if (mapped_ != MAP_FAILED) {
+                text = std::string_view(static_cast<const char*>(mapped_), mapped_size_);
+                return true;
+            }
+            mapped_ = nullptr;
+        }
+        std::size_t used = 0;
+        for (;;) {
+            if (owned_.size() - used < (1 << 16)) owned_.resize(std::max<std::size_t>(owned_.size() * 2, 1 << 20));
+            const auto n = ::read(fd, owned_.data() + used, owned_.size() - used);
+            if (n == 0) break;
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                return false;
+            }
+            used += static_cast<std::size_t>(n);
+        }
+        owned_.resize(used);
+        text = owned_;
+        return true;
+    }
+    void assign(std::string job) {
+        owned_ = std::move(job);
+        text = owned_;
+    }
+
+    std::string_view text;
     std::vector<Line> lines;
+
+private:
+    std::string owned_;
+    void* mapped_ = nullptr;
+    std::size_t mapped_size_ = 0;
+};
+
+// NDJSON, or one JSON document spread over several lines. Lines are views into the text.
+void split_jobs(Input& input) {
+    const std::string_view all = input.text;
     std::size_t n = 1;
     for (std::size_t start = 0; start < all.size(); ++n) {
         auto end = all.find('\n', start);
-        if (end == std::string::npos) end = all.size();
-        const std::string_view text(all.data() + start, end - start);
-        if (text.find_first_not_of(" \t\r") != std::string_view::npos) lines.push_back({n, std::string(text)});
+        if (end == std::string_view::npos) end = all.size();
+        const auto text = all.substr(start, end - start);
+        if (text.find_first_not_of(" \t\r") != std::string_view::npos) input.lines.push_back({n, text});
         start = end + 1;
     }
-    const auto json_syntax_error = [](const std::string& text) {
+    const auto json_syntax_error = [](std::string_view text) {
         auto parsed = whatsapp::parse_job(text);
         const auto* error = std::get_if<whatsapp::JobError>(&parsed);
         return error != nullptr && error->message.starts_with("invalid JSON");
     };
-    if (lines.size() > 1 && json_syntax_error(lines.front().text)) {
-        std::string whole;
-        for (const auto& l : lines) whole += l.text + "\n";
-        if (!json_syntax_error(whole)) return {{lines.front().number, whole}};
+    if (input.lines.size() > 1 && json_syntax_error(input.lines.front().text) && !json_syntax_error(all)) {
+        input.lines = {{input.lines.front().number, all}};
     }
-    return lines;
 }
 
 // Slices taken in turn by a few lanes: while Redis runs one lane's scripts, another lane's
@@ -176,58 +235,73 @@ int run_enqueue(const GlobalOptions& global, const EnqueueOptions& o) {
     auto config = load_config_or_report(global);
     if (!config) return exit_code::config;
 
-    std::vector<Line> lines;
+    Input input;
     const bool from_json = !o.json_file.empty();
     if (from_json) {
-        if (o.json_file == "-") {
-            lines = read_jobs(std::cin);
-        } else {
-            std::ifstream in(o.json_file);
-            if (!in) {
-                std::cerr << "wappa enqueue: cannot read " << o.json_file << "\n";
-                return exit_code::data_error;
-            }
-            lines = read_jobs(in);
+        keep_buffers_in_heap();
+        const int fd = o.json_file == "-" ? 0 : ::open(o.json_file.c_str(), O_RDONLY | O_CLOEXEC);
+        const bool loaded = fd >= 0 && input.load(fd);
+        const int error = errno;
+        if (fd > 0) ::close(fd);
+        if (!loaded) {
+            std::cerr << "wappa enqueue: cannot read " << o.json_file << ": " << std::strerror(error) << "\n";
+            return exit_code::data_error;
         }
+        split_jobs(input);
     } else {
-        lines.push_back({0, job_from_flags(o)});
+        input.assign(job_from_flags(o));
+        input.lines.push_back({0, input.text});
     }
+    const auto& lines = input.lines;
 
     // Every job is validated before anything is queued; a large file on every core (Redis is
     // idle meanwhile), each thread on its own slice, the reports then printed in line order.
-    using Made = std::variant<queue::EnqueueRequest, whatsapp::JobError>;
-    std::vector<Made> made(lines.size(), whatsapp::JobError{});
-    const auto validate = [&](std::size_t from, std::size_t to) {
+    // Requests are built in place; an invalid line leaves an empty request and its error.
+    std::vector<queue::EnqueueRequest> requests(lines.size());
+    std::vector<std::vector<std::pair<std::size_t, whatsapp::JobError>>> errors;
+    const auto validate = [&](std::size_t from, std::size_t to, std::vector<std::pair<std::size_t, whatsapp::JobError>>& found) {
         for (std::size_t i = from; i < to; ++i) {
             auto parsed = whatsapp::parse_job(lines[i].text);
-            if (auto* error = std::get_if<whatsapp::JobError>(&parsed)) made[i] = std::move(*error);
-            else made[i] = service::make_enqueue_request(*config, std::get<whatsapp::OutboundJob>(std::move(parsed)));
+            if (auto* error = std::get_if<whatsapp::JobError>(&parsed)) {
+                found.emplace_back(i, std::move(*error));
+                continue;
+            }
+            auto made = service::make_enqueue_request(*config, std::get<whatsapp::OutboundJob>(std::move(parsed)));
+            if (auto* error = std::get_if<whatsapp::JobError>(&made)) found.emplace_back(i, std::move(*error));
+            else requests[i] = std::get<queue::EnqueueRequest>(std::move(made));
         }
     };
     const std::size_t threads = lines.size() >= 20'000 ? std::max(1u, std::thread::hardware_concurrency()) : 1;
+    errors.resize(threads);
     std::vector<std::thread> helpers;
     const std::size_t slice = (lines.size() + threads - 1) / threads;
     for (std::size_t t = 1; t < threads; ++t) {
-        helpers.emplace_back(validate, std::min(lines.size(), t * slice), std::min(lines.size(), (t + 1) * slice));
+        helpers.emplace_back(validate, std::min(lines.size(), t * slice), std::min(lines.size(), (t + 1) * slice),
+                             std::ref(errors[t]));
     }
-    validate(0, std::min(lines.size(), slice));
+    validate(0, std::min(lines.size(), slice), errors[0]);
     for (auto& h : helpers) h.join();
 
-    std::vector<queue::EnqueueRequest> requests;
-    requests.reserve(lines.size());
     std::size_t invalid = 0;
-    for (std::size_t i = 0; i < lines.size(); ++i) {
-        if (const auto* error = std::get_if<whatsapp::JobError>(&made[i])) {
+    std::vector<bool> skipped(lines.size(), false);
+    for (const auto& found : errors) {   // slices in order: the reports come in line order
+        for (const auto& [i, error] : found) {
             ++invalid;
+            skipped[i] = true;
             const auto where = from_json ? o.json_file + ":" + std::to_string(lines[i].number) + ": " : std::string{};
-            std::cerr << "wappa enqueue: " << where << "invalid job: " << error->describe() << "\n";
-            continue;
+            std::cerr << "wappa enqueue: " << where << "invalid job: " << error.describe() << "\n";
         }
-        requests.push_back(std::get<queue::EnqueueRequest>(std::move(made[i])));
     }
     if (invalid > 0 && !o.skip_invalid) {
         std::cerr << "wappa enqueue: nothing queued (" << invalid << " invalid job(s); --skip-invalid queues the valid ones)\n";
         return exit_code::data_error;
+    }
+    if (invalid > 0) {
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            if (!skipped[i]) requests[kept++] = std::move(requests[i]);
+        }
+        requests.resize(kept);
     }
 
     auto results = with_redis<std::vector<queue::EnqueueResult>>(

@@ -113,6 +113,7 @@ class OutboundTest(OutboundCase):
         self.assertIn("-:2: invalid job: to_number", r.stderr)
         self.assertIn("-:3: invalid job: tenant", r.stderr)
         self.assertEqual(self.redis.cli("KEYS", "wappa:{out}:msg:*"), "")
+        self.assertEqual(self.redis.cli("KEYS", "wappa:{out}:job:*"), "")
         r = self.enqueue_json(jobs, "--skip-invalid")
         self.assertEqual(r.returncode, 0)
         self.assertEqual(len(r.stdout.splitlines()), 1)
@@ -147,6 +148,23 @@ class OutboundTest(OutboundCase):
         gaps = [b - a for a, b in zip(self.graph.times, self.graph.times[1:])]
         self.assertTrue(all(g >= 0.4 for g in gaps), f"2 messages/s to one user: gaps {gaps}")
         self.assertEqual(self.graph.sent_ids(), ["p0", "p1", "p2"])
+
+    def test_pair_limit_plans_a_long_backlog_across_calls(self):
+        # One message per 100 s to one user: eight queued at once reach 700 s ahead, past the
+        # 10-minute generation of pair states, and the next call must continue that schedule.
+        self.edit_config("rate_per_recipient = 100000", 'rate_per_recipient = "1/100"')
+        def jobs(start, count, to="16505551234"):
+            return [{"type": "text_message", "tenant": "acme", "to_number": to, "text": f"n{i}",
+                     "message_id": f"long{to[-1]}{i}"} for i in range(start, start + count)]
+        self.assertEqual(self.enqueue_json(jobs(0, 8)).returncode, 0)
+        self.assertEqual(self.enqueue_json(jobs(8, 2) + jobs(0, 2, to="16505550000")).returncode, 0)
+        planned = [self.inspect(f"long4{i}")["not_before"] for i in range(10)]
+        gaps = [b - a for a, b in zip(planned, planned[1:])]
+        self.assertTrue(all(99_000 <= g <= 101_000 for g in gaps), f"not_before gaps (ms): {gaps}")
+        other = [self.inspect(f"long0{i}")["not_before"] for i in range(2)]
+        self.assertLess(other[0] - planned[0], 5_000, "another recipient is not held back")
+        self.assertEqual(int(self.redis.cli("HLEN", "wappa:{out}:pairs:long")), 1)
+        self.assertEqual(self.inspect("long49")["status"], "queued")
 
     def test_rate_per_number_is_kept(self):
         self.edit_config("rate_per_number = 100000", "rate_per_number = 50")

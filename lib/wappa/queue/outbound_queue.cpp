@@ -58,6 +58,7 @@ local function mark_sent(id, mk, wamid, status, retention)
   redis.call('HSET', mk, 'status', status, 'wamid', wamid, 'token', '', 'updated_at', now, 'sent_at', now)
   if wamid ~= '' then redis.call('SET', P .. 'wamid:' .. wamid, id, 'PX', retention) end
   redis.call('PEXPIRE', mk, retention)
+  redis.call('PEXPIRE', P .. 'job:' .. id, retention)
   redis.call('PEXPIRE', P .. 'hist:' .. id, retention)
   count(mk, 'sent')
 end
@@ -65,66 +66,154 @@ local function owned(mk, token)
   local f = redis.call('HMGET', mk, 'token', 'status')
   return f[1] == token and f[2] == 'sending'
 end
+-- A message is two keys: `job:<id>`, written once at enqueue (tenant, sender, recipient, type,
+-- created_at, not_before and the Graph body, joined by \31), and the hash `msg:<id>` of its
+-- state, created by its first claim (no hash: queued, never tried).
+local function job_fields(job)
+  local f, s = {}, 1
+  for i = 1, 6 do
+    local e = string.find(job, '\31', s, true)
+    f[i] = string.sub(job, s, e - 1)
+    s = e + 1
+  end
+  f[7] = string.sub(job, s)
+  return f
+end
+-- The state hash of a message that has none yet (statuses can name a message never claimed).
+local function materialize(id, mk)
+  if redis.call('EXISTS', mk) == 1 then return true end
+  local job = redis.call('GET', P .. 'job:' .. id)
+  if not job then return false end
+  local f = job_fields(job)
+  redis.call('HSET', mk, 'tenant', f[1], 'phone_number_id', f[2], 'status', 'queued', 'attempts', 0,
+    'created_at', f[5], 'not_before', f[6])
+  return true
+end
 )lua";
 
-// Many jobs in one call, so that the per-call cost is paid once per batch; per job: a dedup
-// check, the pair-limit slot, the message hash (and its notification). The ready sets, sender
+// Many jobs in one call, so that the per-call cost is paid once per batch. Per job Redis
+// writes one string (`job:<id>`, with MSET for the whole batch); the duplicate check is one
+// EXISTS for the batch (per-job reads only when some id is known), and the pair-limit states
+// of the batch are read with one HMGET and written with one HSET. The ready sets, sender
 // wake-ups and counters are written once per sender and per batch. What jobs share (tenant,
 // sender, limits) is sent once per batch as a profile: every argument costs Redis a Lua string.
 // ARGV: prefix, profile count, per profile (5): tenant, pnid, rate interval ms, pair interval
 //       ms, burst; job count, notify (0/1), per job (5, or 7 with notify): id, profile index
 //       (1-based), to, type, body[, notification channel, payload]
+// Returns one line per job: "q" (queued), "e<status>" (exists) or "c<status>" (conflict).
 const redis::Script enqueue_script(std::string(prelude) + R"lua(
 local profiles = {}
 local b = 2
 for i = 1, tonumber(ARGV[2]) do
-  profiles[i] = {ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])}
+  profiles[i] = {ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5]), 0}
   b = b + 5
 end
 local n, notify = tonumber(ARGV[b + 1]), ARGV[b + 2] == '1'
 b = b + 2
-local width = notify and 7 or 5
-local out, ready, earliest, counts = {}, {}, {}, {}
-local function bump(k) counts[k] = (counts[k] or 0) + 1 end
+local width, first = notify and 7 or 5, b
+local PJ, PM, nows = P .. 'job:', P .. 'msg:', tostring(now)
+-- Pair limit (GCRA per sender and recipient), planned now: a throttled recipient's messages
+-- wait in order, alone. Its state "tat last" lives in one hash per 10-minute generation that
+-- expires whole (read: this generation and the previous one); a state more than a generation
+-- ahead (a recipient with a long backlog) goes to the hash `pairs:long` instead, trimmed by
+-- the sorted set `pairs:until`. States only grow, so the largest found is the current one.
+local W = 600000
+local g = math.floor(now / W)
+local cur, prev = P .. 'pairs:' .. g, P .. 'pairs:' .. (g - 1)
+local keys, pair_of = {}, {}
 for j = 1, n do
-  local id, profile, to, body = ARGV[b + 1], profiles[tonumber(ARGV[b + 2])], ARGV[b + 3], ARGV[b + 5]
-  local tenant, pn = profile[1], profile[2]
-  local mk = P .. 'msg:' .. id
-  local existing = redis.call('HMGET', mk, 'body', 'status')
-  if existing[1] then
-    out[#out + 1] = existing[1] == body and 'exists' or 'conflict'
-    out[#out + 1] = existing[2]
+  keys[j] = PJ .. ARGV[b + 1]
+  pair_of[j] = profiles[tonumber(ARGV[b + 2])][2] .. ':' .. ARGV[b + 3]
+  b = b + width
+end
+local stale = redis.call('ZRANGEBYSCORE', P .. 'pairs:until', '-inf', now, 'LIMIT', 0, 256)
+if #stale > 0 then
+  redis.call('HDEL', P .. 'pairs:long', unpack(stale))
+  redis.call('ZREM', P .. 'pairs:until', unpack(stale))
+end
+local known = redis.call('EXISTS', unpack(keys)) > 0
+local in_cur = redis.call('HMGET', cur, unpack(pair_of))
+local in_prev = redis.call('HMGET', prev, unpack(pair_of))
+local in_long = redis.call('HMGET', P .. 'pairs:long', unpack(pair_of))
+local function newest(state, tat, last)
+  if state then
+    local sep = string.find(state, ' ', 1, true)
+    tat = math.max(tat, tonumber(string.sub(state, 1, sep - 1)))
+    last = math.max(last, tonumber(string.sub(state, sep + 1)))
+  end
+  return tat, last
+end
+-- A recipient with no state (the common case: a campaign) is planned now; its new state,
+-- the same for every such recipient of a profile, is formatted once (numbers cost Lua a sprintf).
+for _, profile in ipairs(profiles) do profile[7] = (now + profile[4]) .. ' ' .. nows end
+local out, ready, earliest, batch, mset = {}, {}, {}, {}, {}
+local planned_tat, planned_last, planned_text = {}, {}, {}
+b = first
+for j = 1, n do
+  local id, profile, to, kind, body = ARGV[b + 1], profiles[tonumber(ARGV[b + 2])], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
+  local pn = profile[2]
+  local existing, status = batch[id], 'queued'
+  if not existing and known then
+    local job = redis.call('GET', keys[j])
+    if job then existing, status = job_fields(job)[7], redis.call('HGET', PM .. id, 'status') or 'queued' end
+  end
+  if existing then
+    out[j] = (existing == body and 'e' or 'c') .. status
   else
-    -- Pair limit (GCRA), planned now: a throttled recipient's messages wait in order, alone.
-    local at = now
+    local at, at_text = now, nows
     local pi = profile[4]
     if pi > 0 then
-      local pk = P .. 'pair:' .. pn .. ':' .. to
-      local state = redis.call('GET', pk)
-      local tat, last = 0, 0
-      if state then
-        local sep = string.find(state, ' ', 1, true)
-        tat, last = tonumber(string.sub(state, 1, sep - 1)), tonumber(string.sub(state, sep + 1))
+      local pair = pair_of[j]
+      local tat, last = planned_tat[pair], planned_last[pair]
+      if not tat then
+        tat, last = newest(in_cur[j], 0, 0)
+        tat, last = newest(in_prev[j], tat, last)
+        tat, last = newest(in_long[j], tat, last)
       end
-      at = math.max(now, tat - (profile[5] - 1) * pi, last + 0.001)
-      local next_tat = math.max(tat, at) + pi
-      redis.call('SET', pk, string.format('%.3f %.3f', next_tat, at), 'PX', math.floor(next_tat - now) + 60000)
+      if tat == 0 then
+        planned_text[pair] = profile[7]
+      else
+        at = math.max(now, tat - (profile[5] - 1) * pi, last + 0.001)
+        at_text = math.floor(at)
+        planned_text[pair] = nil
+      end
+      planned_tat[pair], planned_last[pair] = math.max(tat, at) + pi, at
     end
-    redis.call('HSET', mk, 'tenant', tenant, 'phone_number_id', pn, 'to', to, 'type', ARGV[b + 4], 'body', body,
-      'status', 'queued', 'created_at', now, 'not_before', math.floor(at))
+    mset[#mset + 1] = keys[j]
+    mset[#mset + 1] = profile[1] .. '\31' .. pn .. '\31' .. to .. '\31' .. kind .. '\31' .. nows .. '\31' .. at_text .. '\31' .. body
+    batch[id] = body
     local list = ready[pn]
     if not list then list = {}; ready[pn] = list; earliest[pn] = at end
-    list[#list + 1] = at
+    list[#list + 1] = at == now and nows or at
     list[#list + 1] = id
     if at < earliest[pn] then earliest[pn] = at end
-    bump('queued')
-    bump('queued:' .. tenant)
+    profile[6] = profile[6] + 1
     if notify and ARGV[b + 6] ~= '' then redis.call('PUBLISH', ARGV[b + 6], ARGV[b + 7]) end
-    out[#out + 1] = 'queued'
-    out[#out + 1] = 'queued'
+    out[j] = 'q'
   end
   b = b + width
 end
+if #mset > 0 then redis.call('MSET', unpack(mset)) end
+local hset, long, long_until = {}, {}, {}
+for pair, tat in pairs(planned_tat) do
+  local text = planned_text[pair] or (tat .. ' ' .. planned_last[pair])
+  local into = tat - now < W and hset or long
+  into[#into + 1] = pair
+  into[#into + 1] = text
+  if into == long then
+    long_until[#long_until + 1] = tat
+    long_until[#long_until + 1] = pair
+  end
+end
+if #hset > 0 then
+  redis.call('HSET', cur, unpack(hset))
+  redis.call('PEXPIREAT', cur, (g + 2) * W)
+end
+if #long > 0 then
+  redis.call('HSET', P .. 'pairs:long', unpack(long))
+  redis.call('ZADD', P .. 'pairs:until', unpack(long_until))
+end
+local total = 0
 for _, profile in ipairs(profiles) do
   local pn = profile[2]
   local list = ready[pn]
@@ -137,9 +226,11 @@ for _, profile in ipairs(profiles) do
     redis.call('SADD', P .. 'numbers', pn)
     wake(pn, earliest[pn])
   end
+  if profile[6] > 0 then redis.call('HINCRBY', P .. 'counts', 'queued:' .. profile[1], profile[6]) end
+  total = total + profile[6]
 end
-for k, v in pairs(counts) do redis.call('HINCRBY', P .. 'counts', k, v) end
-return out
+if total > 0 then redis.call('HINCRBY', P .. 'counts', 'queued', total) end
+return table.concat(out, '\n')
 )lua");
 
 // ARGV: prefix, max, lease ms, retry ambiguous (0/1), global interval ms (0 = none),
@@ -155,7 +246,7 @@ if extra > 0 then
 end
 for _, id in ipairs(drop) do
   redis.call('ZREM', P .. 'failed', id)
-  redis.call('DEL', P .. 'msg:' .. id, P .. 'hist:' .. id)
+  redis.call('DEL', P .. 'msg:' .. id, P .. 'job:' .. id, P .. 'hist:' .. id)
   redis.call('HINCRBY', P .. 'counts', 'dropped', 1)
 end
 local ginterval = tonumber(ARGV[5])
@@ -206,14 +297,23 @@ while #out < max and rounds < max * 4 do
     redis.call('HSET', P .. 'rate_tat', pn, tat)
     if ginterval > 0 then gtat = math.max(gtat, now) + #ids * ginterval end
     for _, id in ipairs(ids) do
-      local mk = P .. 'msg:' .. id
-      local f = redis.call('HMGET', mk, 'tenant', 'body', 'attempts')
-      local attempts = tonumber(f[3] or '0') + 1
-      local tk = token .. '.' .. (#out + 1)
-      redis.call('HSET', mk, 'status', 'sending', 'token', tk, 'attempts', attempts, 'updated_at', now)
-      leases[#leases + 1] = now + lease
-      leases[#leases + 1] = id
-      out[#out + 1] = {id, tk, f[1], pn, f[2], attempts}
+      local job = redis.call('GET', P .. 'job:' .. id)
+      if job then
+        local mk = P .. 'msg:' .. id
+        local f = job_fields(job)
+        local tried = redis.call('HGET', mk, 'attempts')
+        local attempts = tonumber(tried or '0') + 1
+        local tk = token .. '.' .. (#out + 1)
+        if tried then
+          redis.call('HSET', mk, 'status', 'sending', 'token', tk, 'attempts', attempts, 'updated_at', now)
+        else
+          redis.call('HSET', mk, 'tenant', f[1], 'phone_number_id', f[2], 'status', 'sending', 'token', tk,
+            'attempts', attempts, 'created_at', f[5], 'not_before', f[6], 'updated_at', now)
+        end
+        leases[#leases + 1] = now + lease
+        leases[#leases + 1] = id
+        out[#out + 1] = {id, tk, f[1], pn, f[7], attempts}
+      end
     end
   end
   local nxt = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
@@ -243,6 +343,7 @@ for b = 3, #ARGV, 3 do
     redis.call('HSET', mk, 'status', 'sent', 'wamid', wamid, 'token', '', 'updated_at', now, 'sent_at', now)
     if wamid ~= '' then redis.call('SET', P .. 'wamid:' .. wamid, id, 'PX', retention) end
     redis.call('PEXPIRE', mk, retention)
+    redis.call('PEXPIRE', P .. 'job:' .. id, retention)
     if f[4] then redis.call('PEXPIRE', P .. 'hist:' .. id, retention) end
     done[#done + 1] = id
     local t = 'sent:' .. (f[3] or '')
@@ -266,11 +367,12 @@ return out
 // retention ms
 const redis::Script status_script(std::string(prelude) + R"lua(
 local id = ARGV[2]
-if id == '' or redis.call('EXISTS', P .. 'msg:' .. id) == 0 then
+if id == '' or redis.call('EXISTS', P .. 'job:' .. id) == 0 then
   id = ARGV[3] ~= '' and redis.call('GET', P .. 'wamid:' .. ARGV[3])
   if not id then return 0 end
 end
 local mk = P .. 'msg:' .. id
+if not materialize(id, mk) then return 0 end
 local f = redis.call('HMGET', mk, 'status', 'phone_number_id')
 local current, new, wamid = f[1], ARGV[4], ARGV[3]
 local rank = {queued = 0, sending = 1, failed = 1, sent = 2, delivered = 3, read = 4}
@@ -279,6 +381,7 @@ if new == 'failed' then
   if current == 'failed' then return 1 end
   redis.call('ZREM', P .. 'ready:' .. f[2], id)
   redis.call('PERSIST', mk)
+  redis.call('PERSIST', P .. 'job:' .. id)
   redis.call('PERSIST', P .. 'hist:' .. id)
   mark_failed(id, mk, ARGV[5], ARGV[6] ~= '' and ARGV[6] or 'delivery failed', 'delivery failed')
   return 1
@@ -442,10 +545,13 @@ Task<Result<std::vector<EnqueueResult>>> OutboundQueue::enqueue(std::span<const 
     if (!replies) co_return replies.error();
     for (const auto& r : replies.value()) {
         if (r.is_error()) co_return Error{"redis refused the enqueue: " + r.str};
-        for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2) {
-            const auto& kind = r.elements[i].str;
-            out.push_back({kind == "queued" ? EnqueueOutcome::queued : kind == "exists" ? EnqueueOutcome::exists : EnqueueOutcome::conflict,
-                           r.elements[i + 1].str});
+        for (std::size_t start = 0; start < r.str.size();) {
+            auto end = r.str.find('\n', start);
+            if (end == std::string::npos) end = r.str.size();
+            const std::string_view line(r.str.data() + start, end - start);
+            if (line == "q") out.push_back({EnqueueOutcome::queued, "queued"});
+            else if (!line.empty()) out.push_back({line[0] == 'e' ? EnqueueOutcome::exists : EnqueueOutcome::conflict, std::string(line.substr(1))});
+            start = end + 1;
         }
     }
     if (out.size() != jobs.size()) co_return Error{"redis answered the enqueue with the wrong number of results"};
@@ -564,38 +670,64 @@ Task<Result<bool>> OutboundQueue::fail(const Claim& c, std::int64_t code, const 
 
 Task<Result<std::optional<std::string>>> OutboundQueue::inspect(const std::string& message_id) {
     std::vector<redis::Command> commands;
+    commands.emplace_back("GET", tag_ + "job:" + message_id);
     commands.emplace_back("HGETALL", tag_ + "msg:" + message_id);
     commands.emplace_back("LRANGE", tag_ + "hist:" + message_id, std::string("0"), std::string("-1"));
     auto replies = co_await client_.exec(commands);
     if (!replies) co_return replies.error();
-    const auto& fields = replies->at(0).elements;
-    if (fields.empty()) co_return std::optional<std::string>{};
+    if (replies->at(0).is_nil() && replies->at(1).elements.empty()) co_return std::optional<std::string>{};
+    // What enqueue wrote, then the state hash over it (no hash yet: queued, never claimed).
+    std::vector<std::pair<std::string, std::string>> fields;
+    const auto set = [&fields](const std::string& name, std::string value) {
+        for (auto& f : fields) {
+            if (f.first == name) {
+                f.second = std::move(value);
+                return;
+            }
+        }
+        fields.emplace_back(name, std::move(value));
+    };
+    static constexpr const char* job_names[] = {"tenant", "phone_number_id", "to", "type", "created_at", "not_before"};
+    const auto& job = replies->at(0).str;
+    std::size_t start = 0;
+    for (const char* name : job_names) {
+        const auto end = job.find('\x1f', start);
+        if (end == std::string::npos) break;
+        set(name, job.substr(start, end - start));
+        start = end + 1;
+    }
+    if (start > 0) {
+        set("body", job.substr(start));
+        set("status", "queued");
+    }
+    const auto& hash = replies->at(1).elements;
+    for (std::size_t i = 0; i + 1 < hash.size(); i += 2) set(hash[i].str, hash[i + 1].str);
     std::string out = "{\"id\":";
     json::append_string(out, message_id);
     out += ",\"message_id\":";
     json::append_string(out, message_id);
-    for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
-        if (fields[i].str == "token" || fields[i].str == "has_history" || fields[i].str == "id") continue;
+    for (const auto& [name, value] : fields) {
+        if (name == "token" || name == "has_history" || name == "id") continue;
         out += ',';
-        json::append_string(out, fields[i].str);
+        json::append_string(out, name);
         out += ':';
-        const bool raw_json = fields[i].str == "body";
-        const bool number = fields[i].str == "attempts" || fields[i].str.ends_with("_at") || fields[i].str == "not_before";
-        if (raw_json || (number && !fields[i + 1].str.empty())) out += fields[i + 1].str;
-        else json::append_string(out, fields[i + 1].str);
+        const bool raw_json = name == "body";
+        const bool number = name == "attempts" || name.ends_with("_at") || name == "not_before";
+        if (raw_json || (number && !value.empty())) out += value;
+        else json::append_string(out, value);
     }
     // The list holds the exceptional events (retries, deferrals, failures, statuses...); the
     // common ones are read from the hash, which is cheaper to write on every message.
     std::string created_at, sent_at, wamid;
-    for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
-        if (fields[i].str == "created_at") created_at = fields[i + 1].str;
-        else if (fields[i].str == "sent_at") sent_at = fields[i + 1].str;
-        else if (fields[i].str == "wamid") wamid = fields[i + 1].str;
+    for (const auto& [name, value] : fields) {
+        if (name == "created_at") created_at = value;
+        else if (name == "sent_at") sent_at = value;
+        else if (name == "wamid") wamid = value;
     }
     std::vector<std::pair<std::int64_t, std::string>> events;
     if (!created_at.empty()) events.emplace_back(std::atoll(created_at.c_str()), "{\"event\":\"queued\",\"at\":" + created_at + "}");
     bool sent_listed = false;
-    for (const auto& h : replies->at(1).elements) {
+    for (const auto& h : replies->at(2).elements) {
         rapidjson::Document entry;
         entry.Parse(h.str.c_str(), h.str.size());
         const bool ok = !entry.HasParseError() && entry.IsObject();

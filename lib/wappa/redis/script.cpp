@@ -51,12 +51,15 @@ Command script_command(const char* verb, const std::string& body, const ScriptCa
 
 }  // namespace
 
-Script::Script(std::string source) : source_(std::move(source)) {
-    static constexpr char hex[] = "0123456789abcdef";
-    for (unsigned char b : sha1_of(source_)) {
-        sha1_ += hex[b >> 4];
-        sha1_ += hex[b & 0xf];
-    }
+const std::string& Script::sha1() const {
+    std::call_once(hashed_, [this] {
+        static constexpr char hex[] = "0123456789abcdef";
+        for (unsigned char b : sha1_of(source_)) {
+            sha1_ += hex[b >> 4];
+            sha1_ += hex[b & 0xf];
+        }
+    });
+    return sha1_;
 }
 
 Task<Result<std::vector<Reply>>> run_script(Client& client, const Script& script, const std::vector<ScriptCall>& calls) {

@@ -1,6 +1,7 @@
 #pragma once
 // Lua scripts run with EVALSHA, falling back to EVAL once when Redis does not know the script
 // (after a restart or SCRIPT FLUSH), so callers never handle NOSCRIPT.
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -10,13 +11,15 @@ namespace wappa::redis {
 
 class Script {
 public:
-    explicit Script(std::string source);
+    explicit Script(std::string source) : source_(std::move(source)) {}
     const std::string& source() const { return source_; }
-    const std::string& sha1() const { return sha1_; }
+    // Computed on first use: a one-shot command runs one script, not all of them.
+    const std::string& sha1() const;
 
 private:
     std::string source_;
-    std::string sha1_;
+    mutable std::once_flag hashed_;
+    mutable std::string sha1_;
 };
 
 // Views: what they point at must outlive run_script().
