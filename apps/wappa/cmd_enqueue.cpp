@@ -196,35 +196,46 @@ void split_jobs(Input& input) {
 constexpr std::size_t slice_size = 2048;
 constexpr std::size_t lane_count = 4;
 
+using Slice = std::span<const queue::EnqueueRequest>;
+
 struct Lanes {
+    std::vector<Slice> slices;
+    std::vector<std::size_t> offsets;   // of each slice's first result
     std::vector<queue::EnqueueResult> results;
     std::optional<Error> failure;
     std::size_t running = 0;
 };
 
-Task<void> enqueue_lane(queue::OutboundQueue& outbound, std::span<const queue::EnqueueRequest> requests, std::size_t lane,
-                        Lanes& lanes, net::steady_timer& finished) {
-    for (std::size_t start = lane * slice_size; start < requests.size() && !lanes.failure; start += lane_count * slice_size) {
-        const auto count = std::min(slice_size, requests.size() - start);
-        auto results = co_await outbound.enqueue(requests.subspan(start, count));
+Task<void> enqueue_lane(queue::OutboundQueue& outbound, std::size_t lane, Lanes& lanes, net::steady_timer& finished) {
+    for (std::size_t k = lane; k < lanes.slices.size() && !lanes.failure; k += lane_count) {
+        auto results = co_await outbound.enqueue(lanes.slices[k]);
         if (!results) {
             lanes.failure = results.error();
             break;
         }
-        std::copy(results->begin(), results->end(), lanes.results.begin() + static_cast<long>(start));
+        std::copy(results->begin(), results->end(), lanes.results.begin() + static_cast<long>(lanes.offsets[k]));
     }
     if (--lanes.running == 0) finished.cancel();
 }
 
+// The requests of every part, in order; one result per request.
 Task<Result<std::vector<queue::EnqueueResult>>> enqueue_all(queue::OutboundQueue& outbound,
-                                                             const std::vector<queue::EnqueueRequest>& requests) {
+                                                             const std::vector<std::vector<queue::EnqueueRequest>>& parts) {
     auto executor = co_await net::this_coro::executor;
     Lanes lanes;
-    lanes.results.resize(requests.size());
+    std::size_t total = 0;
+    for (const auto& part : parts) {
+        for (std::size_t start = 0; start < part.size(); start += slice_size) {
+            lanes.slices.push_back(Slice(part).subspan(start, std::min(slice_size, part.size() - start)));
+            lanes.offsets.push_back(total + start);
+        }
+        total += part.size();
+    }
+    lanes.results.resize(total);
     lanes.running = lane_count;
     net::steady_timer finished(executor, std::chrono::steady_clock::time_point::max());
     for (std::size_t lane = 0; lane < lane_count; ++lane) {
-        net::co_spawn(executor, enqueue_lane(outbound, requests, lane, lanes, finished), net::detached);
+        net::co_spawn(executor, enqueue_lane(outbound, lane, lanes, finished), net::detached);
     }
     while (lanes.running > 0) co_await finished.async_wait(net::as_tuple(net::use_awaitable));
     if (lanes.failure) co_return *lanes.failure;
@@ -255,39 +266,36 @@ int run_enqueue(const GlobalOptions& global, const EnqueueOptions& o) {
     const auto& lines = input.lines;
 
     // Every job is validated before anything is queued; a large file on every core (Redis is
-    // idle meanwhile), each thread on its own slice, the reports then printed in line order.
-    // Requests are built in place; an invalid line leaves an empty request and its error.
-    std::vector<queue::EnqueueRequest> requests(lines.size());
-    std::vector<std::vector<std::pair<std::size_t, whatsapp::JobError>>> errors;
-    const auto validate = [&](std::size_t from, std::size_t to, std::vector<std::pair<std::size_t, whatsapp::JobError>>& found) {
+    // idle meanwhile), each thread on its own slice of lines and building its own part of the
+    // requests (in its own memory: no thread waits on another's page faults), the reports then
+    // printed in line order. An invalid line has no request.
+    const std::size_t threads = lines.size() >= 20'000 ? std::max(1u, std::thread::hardware_concurrency()) : 1;
+    std::vector<std::vector<queue::EnqueueRequest>> parts(threads);
+    std::vector<std::vector<std::pair<std::size_t, whatsapp::JobError>>> errors(threads);
+    const std::size_t slice = (lines.size() + threads - 1) / threads;
+    const auto validate = [&](std::size_t t) {
+        const auto from = std::min(lines.size(), t * slice), to = std::min(lines.size(), (t + 1) * slice);
+        parts[t].reserve(to - from);
         for (std::size_t i = from; i < to; ++i) {
             auto parsed = whatsapp::parse_job(lines[i].text);
             if (auto* error = std::get_if<whatsapp::JobError>(&parsed)) {
-                found.emplace_back(i, std::move(*error));
+                errors[t].emplace_back(i, std::move(*error));
                 continue;
             }
             auto made = service::make_enqueue_request(*config, std::get<whatsapp::OutboundJob>(std::move(parsed)));
-            if (auto* error = std::get_if<whatsapp::JobError>(&made)) found.emplace_back(i, std::move(*error));
-            else requests[i] = std::get<queue::EnqueueRequest>(std::move(made));
+            if (auto* error = std::get_if<whatsapp::JobError>(&made)) errors[t].emplace_back(i, std::move(*error));
+            else parts[t].push_back(std::get<queue::EnqueueRequest>(std::move(made)));
         }
     };
-    const std::size_t threads = lines.size() >= 20'000 ? std::max(1u, std::thread::hardware_concurrency()) : 1;
-    errors.resize(threads);
     std::vector<std::thread> helpers;
-    const std::size_t slice = (lines.size() + threads - 1) / threads;
-    for (std::size_t t = 1; t < threads; ++t) {
-        helpers.emplace_back(validate, std::min(lines.size(), t * slice), std::min(lines.size(), (t + 1) * slice),
-                             std::ref(errors[t]));
-    }
-    validate(0, std::min(lines.size(), slice), errors[0]);
+    for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back(validate, t);
+    validate(0);
     for (auto& h : helpers) h.join();
 
     std::size_t invalid = 0;
-    std::vector<bool> skipped(lines.size(), false);
-    for (const auto& found : errors) {   // slices in order: the reports come in line order
+    for (const auto& found : errors) {
         for (const auto& [i, error] : found) {
             ++invalid;
-            skipped[i] = true;
             const auto where = from_json ? o.json_file + ":" + std::to_string(lines[i].number) + ": " : std::string{};
             std::cerr << "wappa enqueue: " << where << "invalid job: " << error.describe() << "\n";
         }
@@ -296,18 +304,15 @@ int run_enqueue(const GlobalOptions& global, const EnqueueOptions& o) {
         std::cerr << "wappa enqueue: nothing queued (" << invalid << " invalid job(s); --skip-invalid queues the valid ones)\n";
         return exit_code::data_error;
     }
-    if (invalid > 0) {
-        std::size_t kept = 0;
-        for (std::size_t i = 0; i < requests.size(); ++i) {
-            if (!skipped[i]) requests[kept++] = std::move(requests[i]);
-        }
-        requests.resize(kept);
+    std::vector<const queue::EnqueueRequest*> requests;   // in line order, for the report
+    for (const auto& part : parts) {
+        for (const auto& r : part) requests.push_back(&r);
     }
 
     auto results = with_redis<std::vector<queue::EnqueueResult>>(
         *config, [&](redis::Client& client) -> Task<Result<std::vector<queue::EnqueueResult>>> {
             queue::OutboundQueue outbound(client, {config->redis.key_prefix});
-            co_return co_await enqueue_all(outbound, requests);
+            co_return co_await enqueue_all(outbound, parts);
         });
     if (!results) {
         std::cerr << "wappa enqueue: " << results.error().message << " (nothing more was queued)\n";
@@ -321,18 +326,18 @@ int run_enqueue(const GlobalOptions& global, const EnqueueOptions& o) {
         const char* outcome = r.outcome == queue::EnqueueOutcome::queued ? "queued"
                               : r.outcome == queue::EnqueueOutcome::exists ? "exists" : "conflict";
         if (r.outcome == queue::EnqueueOutcome::conflict) {
-            std::cerr << "wappa enqueue: message_id " << requests[i].message_id
+            std::cerr << "wappa enqueue: message_id " << requests[i]->message_id
                       << " already exists with a different body (status " << r.status << ")\n";
             code = exit_code::data_error;
         }
         if (from_json) {
             out += "{\"message_id\":";
-            json::append_string(out, requests[i].message_id);
+            json::append_string(out, requests[i]->message_id);
             out.append(",\"outcome\":\"").append(outcome).append("\",\"status\":");
             json::append_string(out, r.status);
             out += "}\n";
         } else {
-            out.append(requests[i].message_id).append("\n");
+            out.append(requests[i]->message_id).append("\n");
         }
     }
     std::fwrite(out.data(), 1, out.size(), stdout);

@@ -58,7 +58,6 @@ local function mark_sent(id, mk, wamid, status, retention)
   redis.call('HSET', mk, 'status', status, 'wamid', wamid, 'token', '', 'updated_at', now, 'sent_at', now)
   if wamid ~= '' then redis.call('SET', P .. 'wamid:' .. wamid, id, 'PX', retention) end
   redis.call('PEXPIRE', mk, retention)
-  redis.call('PEXPIRE', P .. 'job:' .. id, retention)
   redis.call('PEXPIRE', P .. 'hist:' .. id, retention)
   count(mk, 'sent')
 end
@@ -66,27 +65,25 @@ local function owned(mk, token)
   local f = redis.call('HMGET', mk, 'token', 'status')
   return f[1] == token and f[2] == 'sending'
 end
--- A message is two keys: `job:<id>`, written once at enqueue (tenant, sender, recipient, type,
--- created_at, not_before and the Graph body, joined by \31), and the hash `msg:<id>` of its
--- state, created by its first claim (no hash: queued, never tried).
+-- A queued message is one string, `job:<id>`, written at enqueue (tenant, sender, recipient,
+-- type, created_at, not_before and the Graph body, joined by \31: bulk enqueue writes a batch
+-- of them with one MSET). Its first claim (or a status naming it first) adopts it into the
+-- hash `msg:<id>`, which holds the same fields plus the state; the string is then deleted.
 local function job_fields(job)
-  local f, s = {}, 1
-  for i = 1, 6 do
-    local e = string.find(job, '\31', s, true)
-    f[i] = string.sub(job, s, e - 1)
-    s = e + 1
-  end
-  f[7] = string.sub(job, s)
-  return f
+  return {string.match(job, '^([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31(.*)$')}
 end
--- The state hash of a message that has none yet (statuses can name a message never claimed).
+local function adopt(mk, f, ...)
+  redis.call('HSET', mk, 'tenant', f[1], 'phone_number_id', f[2], 'to', f[3], 'type', f[4], 'body', f[7],
+    'created_at', f[5], 'not_before', f[6], ...)
+end
+-- The state hash of a message not yet claimed (statuses can name one).
 local function materialize(id, mk)
   if redis.call('EXISTS', mk) == 1 then return true end
-  local job = redis.call('GET', P .. 'job:' .. id)
+  local jk = P .. 'job:' .. id
+  local job = redis.call('GET', jk)
   if not job then return false end
-  local f = job_fields(job)
-  redis.call('HSET', mk, 'tenant', f[1], 'phone_number_id', f[2], 'status', 'queued', 'attempts', 0,
-    'created_at', f[5], 'not_before', f[6])
+  adopt(mk, job_fields(job), 'status', 'queued', 'attempts', 0)
+  redis.call('DEL', jk)
   return true
 end
 )lua";
@@ -120,9 +117,11 @@ local PJ, PM, nows = P .. 'job:', P .. 'msg:', tostring(now)
 local W = 600000
 local g = math.floor(now / W)
 local cur, prev = P .. 'pairs:' .. g, P .. 'pairs:' .. (g - 1)
-local keys, pair_of = {}, {}
+local keys, probe, pair_of = {}, {}, {}
 for j = 1, n do
   keys[j] = PJ .. ARGV[b + 1]
+  probe[j] = keys[j]
+  probe[n + j] = PM .. ARGV[b + 1]
   pair_of[j] = profiles[tonumber(ARGV[b + 2])][2] .. ':' .. ARGV[b + 3]
   b = b + width
 end
@@ -131,7 +130,7 @@ if #stale > 0 then
   redis.call('HDEL', P .. 'pairs:long', unpack(stale))
   redis.call('ZREM', P .. 'pairs:until', unpack(stale))
 end
-local known = redis.call('EXISTS', unpack(keys)) > 0
+local known = redis.call('EXISTS', unpack(probe)) > 0
 local in_cur = redis.call('HMGET', cur, unpack(pair_of))
 local in_prev = redis.call('HMGET', prev, unpack(pair_of))
 local in_long = redis.call('HMGET', P .. 'pairs:long', unpack(pair_of))
@@ -155,7 +154,12 @@ for j = 1, n do
   local existing, status = batch[id], 'queued'
   if not existing and known then
     local job = redis.call('GET', keys[j])
-    if job then existing, status = job_fields(job)[7], redis.call('HGET', PM .. id, 'status') or 'queued' end
+    if job then
+      existing = job_fields(job)[7]
+    else
+      local f = redis.call('HMGET', probe[n + j], 'body', 'status')
+      existing, status = f[1], f[2]
+    end
   end
   if existing then
     out[j] = (existing == body and 'e' or 'c') .. status
@@ -272,7 +276,8 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'inflight', '-inf', now, 'L
     end
   end
 end
-local out, leases = {}, {}
+local out, leases, adopted = {}, {}, {}
+local nows, lease_until = tostring(now), tostring(now + lease)
 local token = redis.call('INCR', P .. 'token')
 local rounds = 0
 while #out < max and rounds < max * 4 do
@@ -297,22 +302,26 @@ while #out < max and rounds < max * 4 do
     redis.call('HSET', P .. 'rate_tat', pn, tat)
     if ginterval > 0 then gtat = math.max(gtat, now) + #ids * ginterval end
     for _, id in ipairs(ids) do
-      local job = redis.call('GET', P .. 'job:' .. id)
-      if job then
-        local mk = P .. 'msg:' .. id
+      local mk, jk = P .. 'msg:' .. id, P .. 'job:' .. id
+      local tk = token .. '.' .. (#out + 1)
+      local job = redis.call('GET', jk)
+      local tenant, body, attempts
+      if job then   -- its first claim
         local f = job_fields(job)
-        local tried = redis.call('HGET', mk, 'attempts')
-        local attempts = tonumber(tried or '0') + 1
-        local tk = token .. '.' .. (#out + 1)
-        if tried then
-          redis.call('HSET', mk, 'status', 'sending', 'token', tk, 'attempts', attempts, 'updated_at', now)
-        else
-          redis.call('HSET', mk, 'tenant', f[1], 'phone_number_id', f[2], 'status', 'sending', 'token', tk,
-            'attempts', attempts, 'created_at', f[5], 'not_before', f[6], 'updated_at', now)
+        tenant, body, attempts = f[1], f[7], 1
+        adopt(mk, f, 'status', 'sending', 'token', tk, 'attempts', 1, 'updated_at', nows)
+        adopted[#adopted + 1] = jk
+      else
+        local f = redis.call('HMGET', mk, 'tenant', 'body', 'attempts')
+        if f[2] then
+          tenant, body, attempts = f[1], f[2], tonumber(f[3] or '0') + 1
+          redis.call('HSET', mk, 'status', 'sending', 'token', tk, 'attempts', attempts, 'updated_at', nows)
         end
-        leases[#leases + 1] = now + lease
+      end
+      if body then
+        leases[#leases + 1] = lease_until
         leases[#leases + 1] = id
-        out[#out + 1] = {id, tk, f[1], pn, f[7], attempts}
+        out[#out + 1] = {id, tk, tenant, pn, body, attempts}
       end
     end
   end
@@ -321,6 +330,7 @@ while #out < max and rounds < max * 4 do
   else redis.call('ZADD', KEYS[1], math.max(tat - tol, tonumber(nxt[2])), pn) end
 end
 for i = 1, #leases, 1000 do redis.call('ZADD', P .. 'inflight', unpack(leases, i, math.min(#leases, i + 999))) end
+for i = 1, #adopted, 1000 do redis.call('DEL', unpack(adopted, i, math.min(#adopted, i + 999))) end
 if ginterval > 0 then redis.call('SET', P .. 'global_tat', gtat, 'PX', math.floor(math.max(gtat - now, 0)) + 60000) end
 return out
 )lua");
@@ -330,6 +340,7 @@ return out
 // recorded this very send), else 0 (fenced).
 const redis::Script sent_script(std::string(prelude) + R"lua(
 local retention = tonumber(ARGV[2])
+local nows = tostring(now)
 local out, done, counts = {}, {}, {}
 local latency = 0
 for b = 3, #ARGV, 3 do
@@ -340,10 +351,9 @@ for b = 3, #ARGV, 3 do
     out[#out + 1] = 1   -- its status webhook came first and recorded this very send
   elseif f[1] == token and f[2] == 'sending' then
     latency = latency + now - tonumber(f[5] or now)
-    redis.call('HSET', mk, 'status', 'sent', 'wamid', wamid, 'token', '', 'updated_at', now, 'sent_at', now)
+    redis.call('HSET', mk, 'status', 'sent', 'wamid', wamid, 'token', '', 'updated_at', nows, 'sent_at', nows)
     if wamid ~= '' then redis.call('SET', P .. 'wamid:' .. wamid, id, 'PX', retention) end
     redis.call('PEXPIRE', mk, retention)
-    redis.call('PEXPIRE', P .. 'job:' .. id, retention)
     if f[4] then redis.call('PEXPIRE', P .. 'hist:' .. id, retention) end
     done[#done + 1] = id
     local t = 'sent:' .. (f[3] or '')
@@ -367,7 +377,7 @@ return out
 // retention ms
 const redis::Script status_script(std::string(prelude) + R"lua(
 local id = ARGV[2]
-if id == '' or redis.call('EXISTS', P .. 'job:' .. id) == 0 then
+if id == '' or redis.call('EXISTS', P .. 'job:' .. id, P .. 'msg:' .. id) == 0 then
   id = ARGV[3] ~= '' and redis.call('GET', P .. 'wamid:' .. ARGV[3])
   if not id then return 0 end
 end
@@ -381,7 +391,6 @@ if new == 'failed' then
   if current == 'failed' then return 1 end
   redis.call('ZREM', P .. 'ready:' .. f[2], id)
   redis.call('PERSIST', mk)
-  redis.call('PERSIST', P .. 'job:' .. id)
   redis.call('PERSIST', P .. 'hist:' .. id)
   mark_failed(id, mk, ARGV[5], ARGV[6] ~= '' and ARGV[6] or 'delivery failed', 'delivery failed')
   return 1
