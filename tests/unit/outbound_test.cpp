@@ -70,6 +70,8 @@ TEST_CASE("common fields: ids, tenant alias, numbers") {
         CHECK(refusal(R"({"type":"text_message",)" R"("tenant":"a","to_number":")" + std::string(bad) + R"(","text":"hi"})").field == "to_number");
     }
     CHECK(refusal(R"({"type":"fax_message","tenant":"a","to_number":"16505551234"})").field == "type");
+    // Control characters have no place in an idempotency key (and \1 marks batches in the queue).
+    CHECK(refusal(R"({"type":"text_message","tenant":"a","to_number":"16505551234","text":"hi","message_id":"\u00017"})").field == "message_id");
     CHECK(refusal("{\"type\": ").message.find("invalid JSON at byte") == 0);
     CHECK(refusal("[1]").message == "a job must be a JSON object");
 }

@@ -145,7 +145,7 @@ end
 -- A recipient with no state (the common case: a campaign) is planned now; its new state,
 -- the same for every such recipient of a profile, is formatted once (numbers cost Lua a sprintf).
 for _, profile in ipairs(profiles) do profile[7] = (now + profile[4]) .. ' ' .. nows end
-local out, ready, earliest, batch, mset = {}, {}, {}, {}, {}
+local out, ready, now_ready, earliest, batch, mset = {}, {}, {}, {}, {}, {}
 local planned_tat, planned_last, planned_text = {}, {}, {}
 b = first
 for j = 1, n do
@@ -186,11 +186,17 @@ for j = 1, n do
     mset[#mset + 1] = keys[j]
     mset[#mset + 1] = profile[1] .. '\31' .. pn .. '\31' .. to .. '\31' .. kind .. '\31' .. nows .. '\31' .. at_text .. '\31' .. body
     batch[id] = body
-    local list = ready[pn]
-    if not list then list = {}; ready[pn] = list; earliest[pn] = at end
-    list[#list + 1] = at == now and nows or at
-    list[#list + 1] = id
-    if at < earliest[pn] then earliest[pn] = at end
+    if not earliest[pn] or at < earliest[pn] then earliest[pn] = at end
+    if at == now then
+      local list = now_ready[pn]
+      if not list then list = {}; now_ready[pn] = list end
+      list[#list + 1] = id
+    else
+      local list = ready[pn]
+      if not list then list = {}; ready[pn] = list end
+      list[#list + 1] = at
+      list[#list + 1] = id
+    end
     profile[6] = profile[6] + 1
     if notify and ARGV[b + 6] ~= '' then redis.call('PUBLISH', ARGV[b + 6], ARGV[b + 7]) end
     out[j] = 'q'
@@ -226,6 +232,22 @@ for _, profile in ipairs(profiles) do
       redis.call('ZADD', P .. 'ready:' .. pn, unpack(list, i, math.min(#list, i + 999)))
     end
     ready[pn] = nil
+  end
+  -- The jobs that may go now enter the ready set as one member, "\1<n>", standing for the list
+  -- `batch:<n>` of their ids (in order): one ZADD per batch instead of one per job. (Message
+  -- ids cannot start with \1: control characters are refused in them.)
+  list = now_ready[pn]
+  if list then
+    local n = redis.call('INCR', P .. 'batches')
+    for i = 1, #list, 1000 do
+      redis.call('RPUSH', P .. 'batch:' .. n, unpack(list, i, math.min(#list, i + 999)))
+    end
+    redis.call('ZADD', P .. 'ready:' .. pn, nows, '\1' .. n)
+    redis.call('HINCRBY', P .. 'batched', pn, #list)
+    redis.call('HINCRBY', P .. 'batched', pn .. ':members', 1)
+    now_ready[pn] = nil
+  end
+  if earliest[pn] then
     redis.call('HSET', P .. 'interval', pn, profile[3])
     redis.call('SADD', P .. 'numbers', pn)
     wake(pn, earliest[pn])
@@ -294,10 +316,30 @@ while #out < max and rounds < max * 4 do
   local allowed = max - #out
   if interval > 0 then allowed = math.min(allowed, math.floor((now + tol - tat) / interval) + 1) end
   if ginterval > 0 then allowed = math.min(allowed, math.floor((now + math.max(ginterval, 100) - math.max(gtat, now)) / ginterval) + 1) end
-  local ids = {}
-  if allowed > 0 then ids = redis.call('ZRANGEBYSCORE', ready, '-inf', now, 'LIMIT', 0, allowed) end
+  local ids, taken = {}, {}
+  if allowed > 0 then
+    local batched = 0
+    for _, member in ipairs(redis.call('ZRANGEBYSCORE', ready, '-inf', now, 'LIMIT', 0, allowed)) do
+      if #ids >= allowed then break end
+      if string.byte(member, 1) == 1 then   -- a batch of ids queued together
+        local bk, want = P .. 'batch:' .. string.sub(member, 2), allowed - #ids
+        local got = redis.call('LRANGE', bk, 0, want - 1)
+        for _, id in ipairs(got) do ids[#ids + 1] = id end
+        batched = batched + #got
+        if #got < want then
+          taken[#taken + 1] = member
+          redis.call('HINCRBY', P .. 'batched', pn .. ':members', -1)
+        end
+        if #got > 0 then redis.call('LTRIM', bk, #got, -1) end
+      else
+        ids[#ids + 1] = member
+        taken[#taken + 1] = member
+      end
+    end
+    if batched > 0 then redis.call('HINCRBY', P .. 'batched', pn, -batched) end
+  end
+  if #taken > 0 then redis.call('ZREM', ready, unpack(taken)) end
   if #ids > 0 then
-    redis.call('ZREM', ready, unpack(ids))
     tat = tat + #ids * interval
     redis.call('HSET', P .. 'rate_tat', pn, tat)
     if ginterval > 0 then gtat = math.max(gtat, now) + #ids * ginterval end
@@ -312,8 +354,8 @@ while #out < max and rounds < max * 4 do
         adopt(mk, f, 'status', 'sending', 'token', tk, 'attempts', 1, 'updated_at', nows)
         adopted[#adopted + 1] = jk
       else
-        local f = redis.call('HMGET', mk, 'tenant', 'body', 'attempts')
-        if f[2] then
+        local f = redis.call('HMGET', mk, 'tenant', 'body', 'attempts', 'status')
+        if f[2] and f[4] == 'queued' then
           tenant, body, attempts = f[1], f[2], tonumber(f[3] or '0') + 1
           redis.call('HSET', mk, 'status', 'sending', 'token', tk, 'attempts', attempts, 'updated_at', nows)
         end
@@ -818,6 +860,7 @@ Task<Result<QueueStats>> OutboundQueue::stats() {
     commands.emplace_back("ZCARD", tag_ + "inflight");
     commands.emplace_back("ZCARD", tag_ + "failed");
     commands.emplace_back("HGETALL", tag_ + "counts");
+    commands.emplace_back("HGETALL", tag_ + "batched");
     const auto now_text = std::to_string(now);
     const auto after_now = "(" + now_text;
     for (const auto& k : ready_keys) {
@@ -831,8 +874,14 @@ Task<Result<QueueStats>> OutboundQueue::stats() {
     const auto& counts = replies->at(2).elements;
     for (std::size_t i = 0; i + 1 < counts.size(); i += 2) out.counters[counts[i].str] = std::atoll(counts[i + 1].str.c_str());
     for (std::size_t i = 0; i < ready_keys.size(); ++i) {
-        out.queued += replies->at(3 + 2 * i).integer;
-        out.delayed += replies->at(4 + 2 * i).integer;
+        out.queued += replies->at(4 + 2 * i).integer;
+        out.delayed += replies->at(5 + 2 * i).integer;
+    }
+    // A batch of messages queued together is one member of its ready set, standing for them all.
+    const auto& batched = replies->at(3).elements;
+    for (std::size_t i = 0; i + 1 < batched.size(); i += 2) {
+        const auto n = std::atoll(batched[i + 1].str.c_str());
+        out.queued += batched[i].str.ends_with(":members") ? -n : n;
     }
     co_return out;
 }

@@ -270,6 +270,9 @@ OutboundJob parse_object(const Value& job) {
     out.type = required_text(job, "type", "type");
     out.message_id = string_field(job, "message_id", "message_id", false);
     if (out.message_id.size() > 200) refuse("message_id", "must be at most 200 characters");
+    if (std::any_of(out.message_id.begin(), out.message_id.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
+        refuse("message_id", "must not contain control characters");
+    }
     out.tenant = string_field(job, "tenant", "tenant", false);
     if (out.tenant.empty()) out.tenant = string_field(job, "workspace_id", "workspace_id", false);
     if (out.tenant.empty()) refuse("tenant", "is required (or its alias workspace_id)");
