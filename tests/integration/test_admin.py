@@ -1,9 +1,10 @@
 """`wappa serve --with-worker` on the sandbox, the admin routes (INTERFACE.md §3) and status
 webhooks that advance or resolve our sent messages (issue 3, item 2)."""
 import json
+import subprocess
 import unittest
 
-from harness import Redis, Serve, run, status_webhook, wait_until
+from harness import WAPPA, Redis, Serve, run, status_webhook, wait_until
 
 
 def call(serve, method, path, token=None, body=None):
@@ -71,6 +72,32 @@ class SandboxTest(WorkerInServeCase):
         self.assertEqual((state["status"], state["last_error_code"]), ("failed", "131026"))
         stats = json.loads(self.cli("stats", "--json").stdout)
         self.assertEqual((stats["totals"]["read"], stats["outbound"]["failed"]), (1, 1))
+
+
+class QueuedStatusTest(WorkerInServeCase):
+    def setUp(self):
+        self.redis = Redis()
+        self.serve = Serve(self.redis)   # no worker yet: the messages stay queued
+
+    def test_a_status_for_a_message_never_claimed_resolves_it(self):
+        jobs = "".join(json.dumps({"type": "text_message", "tenant": "acme", "to_number": f"1650555000{i}", "text": "x",
+                                   "message_id": f"q{i}"}) + "\n" for i in range(3))
+        self.assertEqual(run("-c", self.serve.config, "enqueue", "--json", "-", input=jobs).returncode, 0)
+        stats = json.loads(self.cli("stats", "--json").stdout)["outbound"]
+        self.assertEqual((stats["queued"], stats["delayed"]), (3, 0))
+        code, _ = self.serve.post_webhook(status_webhook("q1", "wamid.EARLY", "sent"))
+        self.assertEqual(code, 200)
+        self.assertEqual((self.inspect("q1")["status"], self.inspect("q1")["wamid"]), ("sent", "wamid.EARLY"))
+        worker = subprocess.Popen([WAPPA, "-c", self.serve.config, "worker", "--role", "outbound"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_until(lambda: all(self.inspect(f"q{i}")["status"] == "sent" for i in (0, 2)), timeout=10, what="q0, q2 sent")
+        finally:
+            worker.terminate()
+            worker.wait(timeout=15)
+        q1 = self.inspect("q1")   # queued with the others, but never sent: Meta already had it
+        self.assertEqual((q1["wamid"], q1["attempts"]), ("wamid.EARLY", 0))
+        self.assertEqual(json.loads(self.cli("stats", "--json").stdout)["outbound"]["queued"], 0)
 
 
 class AmbiguousTest(WorkerInServeCase):
