@@ -98,7 +98,7 @@ end
 //       ms, burst; job count, notify (0/1), per job (5, or 7 with notify): id, profile index
 //       (1-based), to, type, body[, notification channel, payload]
 // Returns one line per job: "q" (queued), "e<status>" (exists) or "c<status>" (conflict).
-const redis::Script enqueue_script(std::string(prelude) + R"lua(
+const redis::Script enqueue_script(prelude, R"lua(
 local profiles = {}
 local b = 2
 for i = 1, tonumber(ARGV[2]) do
@@ -261,7 +261,7 @@ return table.concat(out, '\n')
 
 // ARGV: prefix, max, lease ms, retry ambiguous (0/1), global interval ms (0 = none),
 //       failed max age ms, failed max count
-const redis::Script claim_script(std::string(prelude) + R"lua(
+const redis::Script claim_script(prelude, R"lua(
 local max, lease = tonumber(ARGV[2]), tonumber(ARGV[3])
 -- Bounded memory: the failed set loses what is older than its age limit, then its oldest
 -- beyond its cap, with their state.
@@ -380,7 +380,7 @@ return out
 // Many acks in one call. ARGV: prefix, retention ms, then per message (3): id, token, wamid.
 // Returns 1 per message whose lease was still its own (or whose status webhook already
 // recorded this very send), else 0 (fenced).
-const redis::Script sent_script(std::string(prelude) + R"lua(
+const redis::Script sent_script(prelude, R"lua(
 local retention = tonumber(ARGV[2])
 local nows = tostring(now)
 local out, done, counts = {}, {}, {}
@@ -417,7 +417,7 @@ return out
 
 // One status webhook. ARGV: prefix, id ('' = unknown), wamid, status, error code, error title,
 // retention ms
-const redis::Script status_script(std::string(prelude) + R"lua(
+const redis::Script status_script(prelude, R"lua(
 local id = ARGV[2]
 if id == '' or redis.call('EXISTS', P .. 'job:' .. id, P .. 'msg:' .. id) == 0 then
   id = ARGV[3] ~= '' and redis.call('GET', P .. 'wamid:' .. ARGV[3])
@@ -452,7 +452,7 @@ return 1
 )lua");
 
 // ARGV: prefix, id, token, code, error, delay ms, spend attempt (0/1), max attempts
-const redis::Script retry_script(std::string(prelude) + R"lua(
+const redis::Script retry_script(prelude, R"lua(
 local id, mk = ARGV[2], P .. 'msg:' .. ARGV[2]
 if not owned(mk, ARGV[3]) then return 0 end
 redis.call('ZREM', P .. 'inflight', id)
@@ -474,7 +474,7 @@ return 1
 )lua");
 
 // ARGV: prefix, id, token, code, error
-const redis::Script fail_script(std::string(prelude) + R"lua(
+const redis::Script fail_script(prelude, R"lua(
 local id, mk = ARGV[2], P .. 'msg:' .. ARGV[2]
 if not owned(mk, ARGV[3]) then return 0 end
 mark_failed(id, mk, ARGV[4], ARGV[5], 'permanent')
@@ -488,7 +488,7 @@ std::vector<std::string> strings(const Args&... args) {
 }
 
 // ARGV: prefix, id, dry run (0/1). Only a failed message moves: a sent one is never sent again.
-const redis::Script requeue_script(std::string(prelude) + R"lua(
+const redis::Script requeue_script(prelude, R"lua(
 local id, mk = ARGV[2], P .. 'msg:' .. ARGV[2]
 if redis.call('HGET', mk, 'status') ~= 'failed' then return 0 end
 if ARGV[3] == '1' then return 1 end

@@ -51,14 +51,24 @@ Command script_command(const char* verb, const std::string& body, const ScriptCa
 
 }  // namespace
 
-const std::string& Script::sha1() const {
-    std::call_once(hashed_, [this] {
+void Script::prepare() const {
+    std::call_once(prepared_, [this] {
+        if (!ready_) source_ = std::string(prelude_) + body_;
         static constexpr char hex[] = "0123456789abcdef";
         for (unsigned char b : sha1_of(source_)) {
             sha1_ += hex[b >> 4];
             sha1_ += hex[b & 0xf];
         }
     });
+}
+
+const std::string& Script::source() const {
+    prepare();
+    return source_;
+}
+
+const std::string& Script::sha1() const {
+    prepare();
     return sha1_;
 }
 

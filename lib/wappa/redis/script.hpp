@@ -11,14 +11,21 @@ namespace wappa::redis {
 
 class Script {
 public:
-    explicit Script(std::string source) : source_(std::move(source)) {}
-    const std::string& source() const { return source_; }
-    // Computed on first use: a one-shot command runs one script, not all of them.
+    explicit Script(std::string source) : source_(std::move(source)), ready_(true) {}
+    // From static text, joined on first use: a process builds and hashes only the scripts it
+    // runs (a one-shot command runs one), and none at start.
+    Script(const char* prelude, const char* body) : prelude_(prelude), body_(body) {}
+    const std::string& source() const;
     const std::string& sha1() const;
 
 private:
-    std::string source_;
-    mutable std::once_flag hashed_;
+    void prepare() const;
+
+    const char* prelude_ = "";
+    const char* body_ = "";
+    mutable std::string source_;
+    mutable bool ready_ = false;
+    mutable std::once_flag prepared_;
     mutable std::string sha1_;
 };
 
