@@ -87,6 +87,11 @@ round() {
 }
 
 echo "machine: $(nproc) cores; $n messages"
+# What the shell's own fork and exec cost per call, for reading the one-shot figure.
+t0=$(now_ms)
+for i in $(seq 20); do /bin/true >/dev/null; done
+t1=$(now_ms)
+echo "shell loop overhead: $(python3 -c "print(round(($t1-$t0)/20, 1))") ms per call (/bin/true in the same loop)"
 if [ -z "${BASELINE:-}" ]; then
   round "$wappa"
   echo "bulk enqueue (NDJSON on stdin): $n jobs in $enqueue_ms ms = $(rate "$n" "$enqueue_ms") jobs/s"
