@@ -1,6 +1,6 @@
 #include "wappa/whatsapp/outbound.hpp"
 
-#include <memory>
+#include "wappa/core/json_arena.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -438,14 +438,8 @@ std::size_t count_characters(std::string_view utf8) {
 }
 
 JobResult parse_job(std::string_view json) {
-    // Per-thread arenas, allocated on a thread's first job: a bulk enqueue parses 100,000 jobs
-    // without a malloc per DOM (a bigger job spills into heap chunks freed on return).
-    constexpr std::size_t value_size = 16 * 1024, stack_size = 4 * 1024;
-    thread_local const std::unique_ptr<char[]> arenas(new char[value_size + stack_size]);
-    rapidjson::MemoryPoolAllocator<> values(arenas.get(), value_size);
-    rapidjson::MemoryPoolAllocator<> stack(arenas.get() + value_size, stack_size);
-    rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>, rapidjson::MemoryPoolAllocator<>> doc(
-        &values, stack_size, &stack);
+    wappa::json::ArenaDocument arena;
+    auto& doc = *arena;
     doc.Parse(json.data(), json.size());
     if (doc.HasParseError()) {
         return JobError{"", std::string("invalid JSON at byte ") + std::to_string(doc.GetErrorOffset()) + ": " +

@@ -1,6 +1,6 @@
 #include "wappa/whatsapp/parser.hpp"
 
-#include <memory>
+#include "wappa/core/json_arena.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -267,16 +267,8 @@ std::string_view content_kind(const Content& content) {
 }
 
 Result<Webhook> parse_webhook(std::string_view body) {
-    // Per-thread arenas: a webhook is parsed without touching malloc for the DOM (bigger
-    // bodies spill over into heap chunks that the allocators free on return). Allocated on a
-    // thread's first webhook, not as thread_local arrays: those 80 KiB would be zeroed at every
-    // process and thread start, webhook or not.
-    constexpr std::size_t value_size = 64 * 1024, stack_size = 16 * 1024;
-    thread_local const std::unique_ptr<char[]> arenas(new char[value_size + stack_size]);
-    rapidjson::MemoryPoolAllocator<> values(arenas.get(), value_size);
-    rapidjson::MemoryPoolAllocator<> stack(arenas.get() + value_size, stack_size);
-    rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>, rapidjson::MemoryPoolAllocator<>> doc(
-        &values, stack_size, &stack);
+    wappa::json::ArenaDocument arena;
+    auto& doc = *arena;
     doc.Parse(body.data(), body.size());
     if (doc.HasParseError()) {
         return Error{std::string("malformed JSON at byte ") + std::to_string(doc.GetErrorOffset()) + ": " +
