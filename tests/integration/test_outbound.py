@@ -104,6 +104,32 @@ class OutboundTest(OutboundCase):
         time.sleep(0.5)
         self.assertEqual(self.graph.sent_ids(), ["same"])
 
+    def test_mixed_file_reports_every_line_in_order(self):
+        # Two tenants interleaved, an id repeated in the same file (same job, then another body):
+        # each output line answers its own input line.
+        def job(i, tenant, to, text):
+            return {"type": "text_message", "tenant": tenant, "to_number": to, "text": text, "message_id": i}
+        jobs = [job("x1", "acme", "16505550001", "a"), job("x2", "beta", "16505550002", "b"),
+                job("x1", "acme", "16505550001", "a"), job("x3", "beta", "16505550003", "c"),
+                job("x2", "acme", "16505550002", "other"), job("x4", "acme", "16505550004", "d")]
+        r = self.enqueue_json(jobs)
+        self.assertEqual(r.returncode, 65, r.stderr)
+        self.assertIn("message_id x2 already exists with a different body", r.stderr)
+        lines = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual([(x["message_id"], x["outcome"], x["status"]) for x in lines],
+                         [("x1", "queued", "queued"), ("x2", "queued", "queued"), ("x1", "exists", "queued"),
+                          ("x3", "queued", "queued"), ("x2", "conflict", "queued"), ("x4", "queued", "queued")])
+        self.worker()
+        wait_until(lambda: len(self.graph.requests) >= 4, what="four sends")
+        wait_until(lambda: self.inspect("x1")["status"] == "sent", what="x1 recorded as sent")
+        self.assertEqual(self.inspect("x2")["tenant"], "beta")
+        # Once sent (its state now a hash), the same job is still known and another body refused.
+        again = self.enqueue_json([jobs[0], job("x1", "acme", "16505550001", "changed")])
+        self.assertEqual([(x["outcome"], x["status"]) for x in map(json.loads, again.stdout.splitlines())],
+                         [("exists", "sent"), ("conflict", "sent")])
+        time.sleep(0.5)
+        self.assertEqual(Counter(self.graph.sent_ids()), Counter({"x1": 1, "x2": 1, "x3": 1, "x4": 1}))
+
     def test_invalid_lines_are_reported_and_nothing_is_queued(self):
         jobs = [{"type": "text_message", "tenant": "acme", "to_number": "16505551234", "text": "ok"},
                 {"type": "text_message", "tenant": "acme", "to_number": "12", "text": "bad number"},

@@ -65,12 +65,16 @@ local function owned(mk, token)
   local f = redis.call('HMGET', mk, 'token', 'status')
   return f[1] == token and f[2] == 'sending'
 end
--- A queued message is one string, `job:<id>`, written at enqueue (tenant, sender, recipient,
--- type, created_at, not_before and the Graph body, joined by \31: bulk enqueue writes a batch
--- of them with one MSET). Its first claim (or a status naming it first) adopts it into the
--- hash `msg:<id>`, which holds the same fields plus the state; the string is then deleted.
+-- A queued message is one string, `job:<id>`, written at enqueue (created_at, not_before,
+-- tenant, sender, recipient, type and the Graph body, joined by \31: the client sends the part
+-- from the tenant on ready-made, and bulk enqueue writes a batch of them with one MSET). Its
+-- first claim (or a status naming it first) adopts it into the hash `msg:<id>`, which holds the
+-- same fields plus the state; the string is then deleted. Fields: tenant, sender, recipient,
+-- type, created_at, not_before, body.
 local function job_fields(job)
-  return {string.match(job, '^([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31(.*)$')}
+  local created, not_before, tenant, pn, to, kind, body =
+    string.match(job, '^([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31(.*)$')
+  return {tenant, pn, to, kind, created, not_before, body}
 end
 local function adopt(mk, f, ...)
   redis.call('HSET', mk, 'tenant', f[1], 'phone_number_id', f[2], 'to', f[3], 'type', f[4], 'body', f[7],
@@ -92,23 +96,40 @@ end
 // writes one string (`job:<id>`, with MSET for the whole batch); the duplicate check is one
 // EXISTS for the batch (per-job reads only when some id is known), and the pair-limit states
 // of the batch are read with one HMGET and written with one HSET. The ready sets, sender
-// wake-ups and counters are written once per sender and per batch. What jobs share (tenant,
-// sender, limits) is sent once per batch as a profile: every argument costs Redis a Lua string.
-// ARGV: prefix, profile count, per profile (5): tenant, pnid, rate interval ms, pair interval
-//       ms, burst; job count, notify (0/1), per job (5, or 7 with notify): id, profile index
-//       (1-based), to, type, body[, notification channel, payload]
-// Returns one line per job: "q" (queued), "e<status>" (exists) or "c<status>" (conflict).
+// wake-ups and counters are written once per segment (jobs of one profile: tenant, sender and
+// limits) and per batch. Whatever the client can prepare, it does (segments, the pair key and
+// the job's text built, repeats in the batch flagged): every argument and every string made
+// here costs Redis Lua work, and Redis has one core.
+// ARGV: prefix, notify (0/1), repeats (1 when an id or a recipient occurs twice in the call),
+//       segment count, per segment: tenant, pnid, rate interval ms, pair interval ms, burst,
+//       job count, then its jobs (3 each, or 5 with notify): id, pair key "<pnid>:<to>",
+//       job text "tenant\31pnid\31to\31type\31body"[, notification channel, payload]
+// Returns "" when every job was queued, else one line per job: "q" (queued), "e<status>"
+// (exists) or "c<status>" (conflict), in argument order.
 const redis::Script enqueue_script(prelude, R"lua(
-local profiles = {}
-local b = 2
-for i = 1, tonumber(ARGV[2]) do
-  profiles[i] = {ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5]), 0}
-  b = b + 5
-end
-local n, notify = tonumber(ARGV[b + 1]), ARGV[b + 2] == '1'
-b = b + 2
-local width, first = notify and 7 or 5, b
+local notify, repeats = ARGV[2] == '1', ARGV[3] == '1'
+local width = notify and 5 or 3
 local PJ, PM, nows = P .. 'job:', P .. 'msg:', tostring(now)
+local segments, n, b, any_pair = {}, 0, 4, false
+for p = 1, tonumber(ARGV[4]) do
+  local k = tonumber(ARGV[b + 6])
+  segments[p] = {ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5]), k, b + 6}
+  any_pair = any_pair or tonumber(ARGV[b + 4]) > 0
+  n = n + k
+  b = b + 6 + k * width
+end
+local probe, pair_of, j = {}, {}, 0
+for _, segment in ipairs(segments) do
+  b = segment[7]
+  for _ = 1, segment[6] do
+    j = j + 1
+    probe[j] = PJ .. ARGV[b + 1]
+    probe[n + j] = PM .. ARGV[b + 1]
+    pair_of[j] = ARGV[b + 2]
+    b = b + width
+  end
+end
+local known = redis.call('EXISTS', unpack(probe)) > 0
 -- Pair limit (GCRA per sender and recipient), planned now: a throttled recipient's messages
 -- wait in order, alone. Its state "tat last" lives in one hash per 10-minute generation that
 -- expires whole (read: this generation and the previous one); a state more than a generation
@@ -116,24 +137,18 @@ local PJ, PM, nows = P .. 'job:', P .. 'msg:', tostring(now)
 -- the sorted set `pairs:until`. States only grow, so the largest found is the current one.
 local W = 600000
 local g = math.floor(now / W)
-local cur, prev = P .. 'pairs:' .. g, P .. 'pairs:' .. (g - 1)
-local keys, probe, pair_of = {}, {}, {}
-for j = 1, n do
-  keys[j] = PJ .. ARGV[b + 1]
-  probe[j] = keys[j]
-  probe[n + j] = PM .. ARGV[b + 1]
-  pair_of[j] = profiles[tonumber(ARGV[b + 2])][2] .. ':' .. ARGV[b + 3]
-  b = b + width
+local cur, prev, long = P .. 'pairs:' .. g, P .. 'pairs:' .. (g - 1), P .. 'pairs:long'
+local in_cur, in_prev, in_long = {}, {}, {}
+if any_pair then
+  local stale = redis.call('ZRANGEBYSCORE', P .. 'pairs:until', '-inf', now, 'LIMIT', 0, 256)
+  if #stale > 0 then
+    redis.call('HDEL', long, unpack(stale))
+    redis.call('ZREM', P .. 'pairs:until', unpack(stale))
+  end
+  in_cur = redis.call('HMGET', cur, unpack(pair_of))
+  if redis.call('EXISTS', prev) == 1 then in_prev = redis.call('HMGET', prev, unpack(pair_of)) end
+  if redis.call('EXISTS', long) == 1 then in_long = redis.call('HMGET', long, unpack(pair_of)) end
 end
-local stale = redis.call('ZRANGEBYSCORE', P .. 'pairs:until', '-inf', now, 'LIMIT', 0, 256)
-if #stale > 0 then
-  redis.call('HDEL', P .. 'pairs:long', unpack(stale))
-  redis.call('ZREM', P .. 'pairs:until', unpack(stale))
-end
-local known = redis.call('EXISTS', unpack(probe)) > 0
-local in_cur = redis.call('HMGET', cur, unpack(pair_of))
-local in_prev = redis.call('HMGET', prev, unpack(pair_of))
-local in_long = redis.call('HMGET', P .. 'pairs:long', unpack(pair_of))
 local function newest(state, tat, last)
   if state then
     local sep = string.find(state, ' ', 1, true)
@@ -142,120 +157,115 @@ local function newest(state, tat, last)
   end
   return tat, last
 end
--- A recipient with no state (the common case: a campaign) is planned now; its new state,
--- the same for every such recipient of a profile, is formatted once (numbers cost Lua a sprintf).
-for _, profile in ipairs(profiles) do profile[7] = (now + profile[4]) .. ' ' .. nows end
-local out, ready, now_ready, earliest, batch, mset = {}, {}, {}, {}, {}, {}
-local planned_tat, planned_last, planned_text = {}, {}, {}
-b = first
-for j = 1, n do
-  local id, profile, to, kind, body = ARGV[b + 1], profiles[tonumber(ARGV[b + 2])], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
-  local pn = profile[2]
-  local existing, status = batch[id], 'queued'
-  if not existing and known then
-    local job = redis.call('GET', keys[j])
-    if job then
-      existing = job_fields(job)[7]
-    else
-      local f = redis.call('HMGET', probe[n + j], 'body', 'status')
-      existing, status = f[1], f[2]
-    end
-  end
-  if existing then
-    out[j] = (existing == body and 'e' or 'c') .. status
-  else
-    local at, at_text = now, nows
-    local pi = profile[4]
-    if pi > 0 then
-      local pair = pair_of[j]
-      local tat, last = planned_tat[pair], planned_last[pair]
-      if not tat then
-        tat, last = newest(in_cur[j], 0, 0)
-        tat, last = newest(in_prev[j], tat, last)
-        tat, last = newest(in_long[j], tat, last)
-      end
-      if tat == 0 then
-        planned_text[pair] = profile[7]
-      else
-        at = math.max(now, tat - (profile[5] - 1) * pi, last + 0.001)
-        at_text = math.floor(at)
-        planned_text[pair] = nil
-      end
-      planned_tat[pair], planned_last[pair] = math.max(tat, at) + pi, at
-    end
-    mset[#mset + 1] = keys[j]
-    mset[#mset + 1] = profile[1] .. '\31' .. pn .. '\31' .. to .. '\31' .. kind .. '\31' .. nows .. '\31' .. at_text .. '\31' .. body
-    batch[id] = body
-    if not earliest[pn] or at < earliest[pn] then earliest[pn] = at end
-    if at == now then
-      local list = now_ready[pn]
-      if not list then list = {}; now_ready[pn] = list end
-      list[#list + 1] = id
-    else
-      local list = ready[pn]
-      if not list then list = {}; ready[pn] = list end
-      list[#list + 1] = at
-      list[#list + 1] = id
-    end
-    profile[6] = profile[6] + 1
-    if notify and ARGV[b + 6] ~= '' then redis.call('PUBLISH', ARGV[b + 6], ARGV[b + 7]) end
-    out[j] = 'q'
-  end
-  b = b + width
-end
-if #mset > 0 then redis.call('MSET', unpack(mset)) end
-local hset, long, long_until = {}, {}, {}
-for pair, tat in pairs(planned_tat) do
-  local text = planned_text[pair] or (tat .. ' ' .. planned_last[pair])
-  local into = tat - now < W and hset or long
-  into[#into + 1] = pair
-  into[#into + 1] = text
-  if into == long then
-    long_until[#long_until + 1] = tat
-    long_until[#long_until + 1] = pair
-  end
-end
-if #hset > 0 then
-  redis.call('HSET', cur, unpack(hset))
-  redis.call('PEXPIREAT', cur, (g + 2) * W)
-end
-if #long > 0 then
-  redis.call('HSET', P .. 'pairs:long', unpack(long))
-  redis.call('ZADD', P .. 'pairs:until', unpack(long_until))
-end
+local check = known or repeats
+local out, any_out, batch, state = {}, false, {}, {}
+local mset, m, hset, h, long_set, long_until, l = {}, 0, {}, 0, {}, {}, 0
 local total = 0
-for _, profile in ipairs(profiles) do
-  local pn = profile[2]
-  local list = ready[pn]
-  if list then
-    for i = 1, #list, 1000 do
-      redis.call('ZADD', P .. 'ready:' .. pn, unpack(list, i, math.min(#list, i + 999)))
+j = 0
+for _, segment in ipairs(segments) do
+  local tenant, pn, pi, burst = segment[1], segment[2], segment[4], segment[5]
+  -- A recipient with no state (the common case: a campaign) is planned now; its new state is
+  -- the same for all of them, formatted once (numbers cost Lua a sprintf).
+  local fresh = (now + pi) .. ' ' .. nows
+  local now_ids, nn, later, nl, earliest = {}, 0, {}, 0, nil
+  b = segment[7]
+  for _ = 1, segment[6] do
+    j = j + 1
+    local id, pair, text = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+    local existing, status
+    if check then
+      existing, status = batch[id], 'queued'
+      if not existing and known then
+        local job = redis.call('GET', probe[j])
+        if job then
+          existing = string.match(job, '^[^\31]*\31[^\31]*\31(.*)$')
+        else
+          local f = redis.call('HMGET', probe[n + j], 'tenant', 'phone_number_id', 'to', 'type', 'body', 'status')
+          if f[5] then
+            existing = (f[1] or '') .. '\31' .. (f[2] or '') .. '\31' .. (f[3] or '') .. '\31' .. (f[4] or '') .. '\31' .. f[5]
+            status = f[6]
+          end
+        end
+      end
     end
-    ready[pn] = nil
+    if existing then
+      out[j] = (existing == text and 'e' or 'c') .. status
+      any_out = true
+    else
+      local at, at_text = now, nows
+      if pi > 0 then
+        local tat, last, st = 0, 0, repeats and state[pair]
+        if st then
+          tat, last = st[1], st[2]
+        else
+          tat, last = newest(in_cur[j], tat, last)
+          tat, last = newest(in_prev[j], tat, last)
+          tat, last = newest(in_long[j], tat, last)
+        end
+        local planned
+        if tat == 0 then
+          planned, tat, last = fresh, now + pi, now
+        else
+          at = math.max(now, tat - (burst - 1) * pi, last + 0.001)
+          at_text = math.floor(at)
+          tat, last = math.max(tat, at) + pi, at
+          planned = tat .. ' ' .. last
+        end
+        if repeats then state[pair] = {tat, last} end
+        -- A recipient repeated in the call is written more than once: HSET keeps the last.
+        if tat - now < W then
+          hset[h + 1], hset[h + 2], h = pair, planned, h + 2
+        else
+          long_set[l + 1], long_set[l + 2], long_until[l + 1], long_until[l + 2], l = pair, planned, tat, pair, l + 2
+        end
+      end
+      mset[m + 1], mset[m + 2], m = probe[j], nows .. '\31' .. at_text .. '\31' .. text, m + 2
+      if check then batch[id] = text end
+      if at == now then
+        nn = nn + 1
+        now_ids[nn] = id
+        earliest = now
+      else
+        later[nl + 1], later[nl + 2], nl = at, id, nl + 2
+        if not earliest or at < earliest then earliest = at end
+      end
+      if notify and ARGV[b + 4] ~= '' then redis.call('PUBLISH', ARGV[b + 4], ARGV[b + 5]) end
+    end
+    b = b + width
   end
+  local ready = P .. 'ready:' .. pn
+  for i = 1, nl, 1000 do redis.call('ZADD', ready, unpack(later, i, math.min(nl, i + 999))) end
   -- The jobs that may go now enter the ready set as one member, "\1<n>", standing for the list
   -- `batch:<n>` of their ids (in order): one ZADD per batch instead of one per job. (Message
   -- ids cannot start with \1: control characters are refused in them.)
-  list = now_ready[pn]
-  if list then
-    local n = redis.call('INCR', P .. 'batches')
-    for i = 1, #list, 1000 do
-      redis.call('RPUSH', P .. 'batch:' .. n, unpack(list, i, math.min(#list, i + 999)))
-    end
-    redis.call('ZADD', P .. 'ready:' .. pn, nows, '\1' .. n)
-    redis.call('HINCRBY', P .. 'batched', pn, #list)
+  if nn > 0 then
+    local bn = redis.call('INCR', P .. 'batches')
+    for i = 1, nn, 1000 do redis.call('RPUSH', P .. 'batch:' .. bn, unpack(now_ids, i, math.min(nn, i + 999))) end
+    redis.call('ZADD', ready, nows, '\1' .. bn)
+    redis.call('HINCRBY', P .. 'batched', pn, nn)
     redis.call('HINCRBY', P .. 'batched', pn .. ':members', 1)
-    now_ready[pn] = nil
   end
-  if earliest[pn] then
-    redis.call('HSET', P .. 'interval', pn, profile[3])
+  local queued = nn + nl / 2
+  if queued > 0 then
+    redis.call('HSET', P .. 'interval', pn, segment[3])
     redis.call('SADD', P .. 'numbers', pn)
-    wake(pn, earliest[pn])
+    wake(pn, earliest)
+    redis.call('HINCRBY', P .. 'counts', 'queued:' .. tenant, queued)
+    total = total + queued
   end
-  if profile[6] > 0 then redis.call('HINCRBY', P .. 'counts', 'queued:' .. profile[1], profile[6]) end
-  total = total + profile[6]
+end
+if m > 0 then redis.call('MSET', unpack(mset, 1, m)) end
+if h > 0 then
+  redis.call('HSET', cur, unpack(hset, 1, h))
+  redis.call('PEXPIREAT', cur, (g + 2) * W)
+end
+if l > 0 then
+  redis.call('HSET', long, unpack(long_set, 1, l))
+  redis.call('ZADD', P .. 'pairs:until', unpack(long_until, 1, l))
 end
 if total > 0 then redis.call('HINCRBY', P .. 'counts', 'queued', total) end
+if not any_out then return '' end
+for i = 1, n do out[i] = out[i] or 'q' end
 return table.concat(out, '\n')
 )lua");
 
@@ -529,52 +539,74 @@ OutboundQueue::OutboundQueue(redis::Client& client, OutboundSettings settings)
 
 namespace {
 
-// One script call's arguments for jobs[start, end): their profiles, then the jobs. The views
-// point into the jobs and into `numbers` (a deque: its strings never move).
+// Whether some value occurs twice (a batch is a few hundred jobs: sorting views is cheap).
+bool has_repeats(std::vector<std::string_view>& values) {
+    std::sort(values.begin(), values.end());
+    return std::adjacent_find(values.begin(), values.end()) != values.end();
+}
+
+bool same_profile(const EnqueueRequest& a, const EnqueueRequest& b) {
+    return a.tenant == b.tenant && a.phone_number_id == b.phone_number_id && a.rate_per_number == b.rate_per_number &&
+           a.rate_per_recipient == b.rate_per_recipient && a.burst_per_recipient == b.burst_per_recipient;
+}
+
+// One script call's arguments for `jobs`, in segments of one profile (tenant, sender and
+// limits) each, every job with its pair key and its text ready-made. The segments are the
+// profiles, or, when an id occurs twice (its first occurrence must win), the runs of one
+// profile in line order. `order` receives the jobs' indices in argument order. The views point
+// into the jobs and into `storage` (a deque: its strings never move).
 redis::ScriptCall enqueue_call(std::span<const EnqueueRequest> jobs, const std::string& tag, const std::string& senders,
-                               std::deque<std::string>& numbers) {
+                               std::deque<std::string>& storage, std::vector<std::size_t>& order) {
+    std::vector<std::string_view> ids, pairs;
+    ids.reserve(jobs.size());
+    for (const auto& j : jobs) ids.push_back(j.message_id);
+    const bool repeated_ids = has_repeats(ids);
+    std::vector<std::vector<std::size_t>> segments;
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+        std::size_t s = repeated_ids ? segments.size() - (segments.empty() ? 0 : 1) : 0;
+        while (s < segments.size() && !same_profile(jobs[segments[s].front()], jobs[i])) ++s;
+        if (s == segments.size()) segments.emplace_back();
+        segments[s].push_back(i);
+    }
     redis::ScriptCall call;
     call.keys.push_back(senders);
     call.args.push_back(tag);
-    std::vector<std::size_t> profile_of(jobs.size());
-    std::vector<std::size_t> firsts;   // the first job of each profile
-    for (std::size_t i = 0; i < jobs.size(); ++i) {
-        const auto& j = jobs[i];
-        std::size_t p = 0;
-        while (p < firsts.size()) {
-            const auto& f = jobs[firsts[p]];
-            if (f.tenant == j.tenant && f.phone_number_id == j.phone_number_id && f.rate_per_number == j.rate_per_number &&
-                f.rate_per_recipient == j.rate_per_recipient && f.burst_per_recipient == j.burst_per_recipient) break;
-            ++p;
-        }
-        if (p == firsts.size()) firsts.push_back(i);
-        profile_of[i] = p + 1;
-    }
-    call.args.push_back(numbers.emplace_back(std::to_string(firsts.size())));
-    for (const auto first : firsts) {
-        const auto& j = jobs[first];
-        call.args.push_back(j.tenant);
-        call.args.push_back(j.phone_number_id);
-        call.args.push_back(numbers.emplace_back(ms(j.rate_per_number > 0 ? 1000.0 / j.rate_per_number : 0)));
-        call.args.push_back(numbers.emplace_back(ms(j.rate_per_recipient > 0 ? 1000.0 / j.rate_per_recipient : 0)));
-        call.args.push_back(numbers.emplace_back(std::to_string(j.burst_per_recipient)));
-    }
     bool notify = false;
     for (const auto& j : jobs) notify = notify || !j.notify_channel.empty();
-    call.args.push_back(numbers.emplace_back(std::to_string(jobs.size())));
     call.args.push_back(notify ? "1" : "0");
-    for (std::size_t i = 0; i < jobs.size(); ++i) {
-        const auto& j = jobs[i];
-        call.args.push_back(j.message_id);
-        call.args.push_back(numbers.emplace_back(std::to_string(profile_of[i])));
-        call.args.push_back(j.to_number);
-        call.args.push_back(j.type);
-        call.args.push_back(j.graph_body);
-        if (notify) {
-            call.args.push_back(j.notify_channel);
-            call.args.push_back(j.notify_payload);
+    const auto repeats_at = call.args.size();
+    call.args.push_back("0");
+    call.args.push_back(storage.emplace_back(std::to_string(segments.size())));
+    pairs.reserve(jobs.size());
+    for (const auto& segment : segments) {
+        const auto& f = jobs[segment.front()];
+        call.args.push_back(f.tenant);
+        call.args.push_back(f.phone_number_id);
+        call.args.push_back(storage.emplace_back(ms(f.rate_per_number > 0 ? 1000.0 / f.rate_per_number : 0)));
+        call.args.push_back(storage.emplace_back(ms(f.rate_per_recipient > 0 ? 1000.0 / f.rate_per_recipient : 0)));
+        call.args.push_back(storage.emplace_back(std::to_string(f.burst_per_recipient)));
+        call.args.push_back(storage.emplace_back(std::to_string(segment.size())));
+        for (const auto i : segment) {
+            const auto& j = jobs[i];
+            order.push_back(i);
+            auto& pair = storage.emplace_back();
+            pair.reserve(j.phone_number_id.size() + 1 + j.to_number.size());
+            pair.append(j.phone_number_id).append(1, ':').append(j.to_number);
+            auto& text = storage.emplace_back();
+            text.reserve(j.tenant.size() + j.phone_number_id.size() + j.to_number.size() + j.type.size() + j.graph_body.size() + 4);
+            text.append(j.tenant).append(1, '\x1f').append(j.phone_number_id).append(1, '\x1f').append(j.to_number);
+            text.append(1, '\x1f').append(j.type).append(1, '\x1f').append(j.graph_body);
+            call.args.push_back(j.message_id);
+            call.args.push_back(pair);
+            call.args.push_back(text);
+            if (notify) {
+                call.args.push_back(j.notify_channel);
+                call.args.push_back(j.notify_payload);
+            }
+            pairs.push_back(pair);
         }
     }
+    if (repeated_ids || has_repeats(pairs)) call.args[repeats_at] = "1";
     return call;
 }
 
@@ -584,28 +616,41 @@ Task<Result<std::vector<EnqueueResult>>> OutboundQueue::enqueue(std::span<const 
     // Batches of a few hundred jobs per script call, all calls pipelined.
     constexpr std::size_t per_call = 256;
     const auto senders = tag_ + "senders";
-    std::deque<std::string> numbers;
+    std::deque<std::string> storage;
     std::vector<redis::ScriptCall> calls;
+    std::vector<std::size_t> order;   // the jobs in argument order, call after call
+    order.reserve(jobs.size());
     for (std::size_t start = 0; start < jobs.size(); start += per_call) {
-        calls.push_back(enqueue_call(jobs.subspan(start, std::min(per_call, jobs.size() - start)), tag_, senders, numbers));
+        const auto before = order.size();
+        calls.push_back(enqueue_call(jobs.subspan(start, std::min(per_call, jobs.size() - start)), tag_, senders, storage, order));
+        for (auto i = before; i < order.size(); ++i) order[i] += start;
     }
-    std::vector<EnqueueResult> out;
-    out.reserve(jobs.size());
+    std::vector<EnqueueResult> out(jobs.size(), EnqueueResult{EnqueueOutcome::queued, "queued"});
     if (calls.empty()) co_return out;
     auto replies = co_await redis::run_script(client_, enqueue_script, calls);
     if (!replies) co_return replies.error();
-    for (const auto& r : replies.value()) {
+    std::size_t next = 0;   // in `order`
+    for (std::size_t c = 0; c < replies->size(); ++c) {
+        const auto& r = (*replies)[c];
         if (r.is_error()) co_return Error{"redis refused the enqueue: " + r.str};
-        for (std::size_t start = 0; start < r.str.size();) {
+        const auto in_call = std::min(per_call, jobs.size() - c * per_call);
+        if (r.str.empty()) {   // all queued
+            next += in_call;
+            continue;
+        }
+        std::size_t lines = 0;
+        for (std::size_t start = 0; start < r.str.size() && lines < in_call;) {
             auto end = r.str.find('\n', start);
             if (end == std::string::npos) end = r.str.size();
             const std::string_view line(r.str.data() + start, end - start);
-            if (line == "q") out.push_back({EnqueueOutcome::queued, "queued"});
-            else if (!line.empty()) out.push_back({line[0] == 'e' ? EnqueueOutcome::exists : EnqueueOutcome::conflict, std::string(line.substr(1))});
+            if (!line.empty() && line != "q") {
+                out[order[next]] = {line[0] == 'e' ? EnqueueOutcome::exists : EnqueueOutcome::conflict, std::string(line.substr(1))};
+            }
+            ++next, ++lines;
             start = end + 1;
         }
+        if (lines != in_call) co_return Error{"redis answered the enqueue with the wrong number of results"};
     }
-    if (out.size() != jobs.size()) co_return Error{"redis answered the enqueue with the wrong number of results"};
     co_return out;
 }
 
@@ -738,7 +783,7 @@ Task<Result<std::optional<std::string>>> OutboundQueue::inspect(const std::strin
         }
         fields.emplace_back(name, std::move(value));
     };
-    static constexpr const char* job_names[] = {"tenant", "phone_number_id", "to", "type", "created_at", "not_before"};
+    static constexpr const char* job_names[] = {"created_at", "not_before", "tenant", "phone_number_id", "to", "type"};
     const auto& job = replies->at(0).str;
     std::size_t start = 0;
     for (const char* name : job_names) {
