@@ -23,6 +23,7 @@
 #include <span>
 
 #include "common.hpp"
+#include "huge_heap.hpp"
 #include "one_shot.hpp"
 #include "wappa/core/exit_codes.hpp"
 #include "wappa/core/json.hpp"
@@ -242,6 +243,14 @@ Task<Result<std::vector<queue::EnqueueResult>>> enqueue_all(queue::OutboundQueue
 }
 
 int run_enqueue(const GlobalOptions& global, const EnqueueOptions& o) {
+    if (o.json_file == "-") {
+        restart_with_huge_heap_for(0);
+    } else if (!o.json_file.empty()) {
+        if (const int fd = ::open(o.json_file.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+            restart_with_huge_heap_for(fd);
+            ::close(fd);
+        }
+    }
     auto config = load_config_or_report(global);
     if (!config) return exit_code::config;
 

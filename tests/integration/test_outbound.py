@@ -1,5 +1,6 @@
 """Outbound: `wappa enqueue` → queue → `wappa worker` → (fake) Graph API (INTERFACE.md §1, §5)."""
 import json
+import os
 import time
 import unittest
 from collections import Counter
@@ -143,6 +144,31 @@ class OutboundTest(OutboundCase):
         r = self.enqueue_json(jobs, "--skip-invalid")
         self.assertEqual(r.returncode, 0)
         self.assertEqual(len(r.stdout.splitlines()), 1)
+
+    def test_a_large_file_is_checked_whole_then_queued_in_line_order(self):
+        # Large enough (over 4 MiB) for the bulk path: validation threads, pipelined lanes and the
+        # restart with a huge-page heap. One bad line in the middle: nothing queued, its line named.
+        jobs = [{"type": "text_message", "tenant": "acme" if i % 3 else "beta", "to_number": f"+1650{i:07d}",
+                 "text": f"Your order #{i} is ready for pickup at the counter by the door.", "message_id": f"big{i}"}
+                for i in range(40000)]
+        path = os.path.join(self.dir.name, "jobs.ndjson")
+        with open(path, "w") as f:
+            for i, job in enumerate(jobs):
+                f.write(json.dumps(dict(job, to_number="12") if i == 23456 else job) + "\n")
+        self.assertGreater(os.path.getsize(path), 4 << 20)
+        r = run("-c", self.config, "enqueue", "--json", path, timeout=120)
+        self.assertEqual(r.returncode, 65, r.stderr)
+        self.assertIn(f"{path}:23457: invalid job: to_number", r.stderr)
+        self.assertEqual(self.redis.cli("DBSIZE"), "0")
+        with open(path, "w") as f:
+            f.write("".join(json.dumps(job) + "\n" for job in jobs))
+        r = run("-c", self.config, "enqueue", "--json", path, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual([x["message_id"] for x in lines], [f"big{i}" for i in range(40000)])
+        self.assertTrue(all(x["outcome"] == "queued" for x in lines))
+        self.assertEqual(self.stats()["outbound"]["queued"], 40000)
+        self.assertEqual(self.inspect("big30001")["to"], "16500030001")
 
     def test_sub_forms_and_exit_codes(self):
         r = run("-c", self.config, "enqueue", "text", "--tenant", "acme", "--to", "+16505551234", "--text", "hi")
