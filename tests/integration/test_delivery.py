@@ -141,6 +141,7 @@ class DeliveryTest(OutboundCase):
         self.assertEqual(len(kept), 2)
         # A sent message's state lives for `retention`, then it is gone.
         wait_until(lambda: run("-c", self.config, "inspect", "cap4").returncode == 1, timeout=10, what="cap4 expired")
+        self.assertEqual(self.redis.cli("KEYS", "wappa:{out}:*cap4*"), "", "every key of an expired message is gone")
 
     def test_a_status_webhook_before_the_graph_answer(self):
         # Meta's "sent" webhook may arrive before the answer to the send itself: both record the

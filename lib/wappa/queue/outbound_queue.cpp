@@ -58,6 +58,7 @@ local function mark_sent(id, mk, wamid, status, retention)
   redis.call('HSET', mk, 'status', status, 'wamid', wamid, 'token', '', 'updated_at', now, 'sent_at', now)
   if wamid ~= '' then redis.call('SET', P .. 'wamid:' .. wamid, id, 'PX', retention) end
   redis.call('PEXPIRE', mk, retention)
+  redis.call('PEXPIRE', P .. 'job:' .. id, retention)
   redis.call('PEXPIRE', P .. 'hist:' .. id, retention)
   count(mk, 'sent')
 end
@@ -65,36 +66,35 @@ local function owned(mk, token)
   local f = redis.call('HMGET', mk, 'token', 'status')
   return f[1] == token and f[2] == 'sending'
 end
--- A queued message is one string, `job:<id>`, written at enqueue (created_at, not_before,
--- tenant, sender, recipient, type and the Graph body, joined by \31: the client sends the part
--- from the tenant on ready-made, and bulk enqueue writes a batch of them with one MSET). Its
--- first claim (or a status naming it first) adopts it into the hash `msg:<id>`, which holds the
--- same fields plus the state; the string is then deleted. Fields: tenant, sender, recipient,
--- type, created_at, not_before, body.
+-- A message is one string, `job:<id>`, written at enqueue and never changed (created_at,
+-- not_before, tenant, sender, recipient, type and the Graph body, joined by \31: the client
+-- sends the part from the tenant on ready-made, and bulk enqueue writes a batch of them with
+-- one MSET), and, from its first claim (or a status naming it first) on, the hash `msg:<id>`
+-- with its state and the job's short fields, the body left out: a hash of short values stays
+-- a listpack, several times cheaper to write than a hash table. The two expire together.
+-- Fields: tenant, sender, recipient, type, created_at, not_before, body.
 local function job_fields(job)
   local created, not_before, tenant, pn, to, kind, body =
     string.match(job, '^([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31(.*)$')
   return {tenant, pn, to, kind, created, not_before, body}
 end
 local function adopt(mk, f, ...)
-  redis.call('HSET', mk, 'tenant', f[1], 'phone_number_id', f[2], 'to', f[3], 'type', f[4], 'body', f[7],
+  redis.call('HSET', mk, 'tenant', f[1], 'phone_number_id', f[2], 'to', f[3], 'type', f[4],
     'created_at', f[5], 'not_before', f[6], ...)
 end
 -- The state hash of a message not yet claimed (statuses can name one).
 local function materialize(id, mk)
   if redis.call('EXISTS', mk) == 1 then return true end
-  local jk = P .. 'job:' .. id
-  local job = redis.call('GET', jk)
+  local job = redis.call('GET', P .. 'job:' .. id)
   if not job then return false end
   adopt(mk, job_fields(job), 'status', 'queued', 'attempts', 0)
-  redis.call('DEL', jk)
   return true
 end
 )lua";
 
 // Many jobs in one call, so that the per-call cost is paid once per batch. Per job Redis
 // writes one string (`job:<id>`, with MSET for the whole batch); the duplicate check is one
-// EXISTS for the batch (per-job reads only when some id is known), and the pair-limit states
+// EXISTS over the batch's job keys (per-job reads only when some id is known), and the pair-limit states
 // of the batch are read with one HMGET and written with one HSET. The ready sets, sender
 // wake-ups and counters are written once per segment (jobs of one profile: tenant, sender and
 // limits) and per batch. Whatever the client can prepare, it does (segments, the pair key and
@@ -124,7 +124,6 @@ for _, segment in ipairs(segments) do
   for _ = 1, segment[6] do
     j = j + 1
     probe[j] = PJ .. ARGV[b + 1]
-    probe[n + j] = PM .. ARGV[b + 1]
     pair_of[j] = ARGV[b + 2]
     b = b + width
   end
@@ -179,12 +178,7 @@ for _, segment in ipairs(segments) do
         local job = redis.call('GET', probe[j])
         if job then
           existing = string.match(job, '^[^\31]*\31[^\31]*\31(.*)$')
-        else
-          local f = redis.call('HMGET', probe[n + j], 'tenant', 'phone_number_id', 'to', 'type', 'body', 'status')
-          if f[5] then
-            existing = (f[1] or '') .. '\31' .. (f[2] or '') .. '\31' .. (f[3] or '') .. '\31' .. (f[4] or '') .. '\31' .. f[5]
-            status = f[6]
-          end
+          status = redis.call('HGET', PM .. id, 'status') or 'queued'
         end
       end
     end
@@ -308,7 +302,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'inflight', '-inf', now, 'L
     end
   end
 end
-local out, leases, adopted = {}, {}, {}
+local out, leases = {}, {}
 local nows, lease_until = tostring(now), tostring(now + lease)
 local token = redis.call('INCR', P .. 'token')
 local rounds = 0
@@ -356,17 +350,17 @@ while #out < max and rounds < max * 4 do
     for _, id in ipairs(ids) do
       local mk, jk = P .. 'msg:' .. id, P .. 'job:' .. id
       local tk = token .. '.' .. (#out + 1)
-      local job = redis.call('GET', jk)
+      local state = redis.call('HMGET', mk, 'status', 'attempts')
+      local job = (not state[1] or state[1] == 'queued') and redis.call('GET', jk)
       local tenant, body, attempts
-      if job then   -- its first claim
+      if job then
         local f = job_fields(job)
-        tenant, body, attempts = f[1], f[7], 1
-        adopt(mk, f, 'status', 'sending', 'token', tk, 'attempts', 1, 'updated_at', nows)
-        adopted[#adopted + 1] = jk
-      else
-        local f = redis.call('HMGET', mk, 'tenant', 'body', 'attempts', 'status')
-        if f[2] and f[4] == 'queued' then
-          tenant, body, attempts = f[1], f[2], tonumber(f[3] or '0') + 1
+        tenant, body = f[1], f[7]
+        if not state[1] then   -- its first claim: the state hash is made
+          attempts = 1
+          adopt(mk, f, 'status', 'sending', 'token', tk, 'attempts', 1, 'updated_at', nows)
+        else
+          attempts = tonumber(state[2] or '0') + 1
           redis.call('HSET', mk, 'status', 'sending', 'token', tk, 'attempts', attempts, 'updated_at', nows)
         end
       end
@@ -382,7 +376,6 @@ while #out < max and rounds < max * 4 do
   else redis.call('ZADD', KEYS[1], math.max(tat - tol, tonumber(nxt[2])), pn) end
 end
 for i = 1, #leases, 1000 do redis.call('ZADD', P .. 'inflight', unpack(leases, i, math.min(#leases, i + 999))) end
-for i = 1, #adopted, 1000 do redis.call('DEL', unpack(adopted, i, math.min(#adopted, i + 999))) end
 if ginterval > 0 then redis.call('SET', P .. 'global_tat', gtat, 'PX', math.floor(math.max(gtat - now, 0)) + 60000) end
 return out
 )lua");
@@ -406,6 +399,7 @@ for b = 3, #ARGV, 3 do
     redis.call('HSET', mk, 'status', 'sent', 'wamid', wamid, 'token', '', 'updated_at', nows, 'sent_at', nows)
     if wamid ~= '' then redis.call('SET', P .. 'wamid:' .. wamid, id, 'PX', retention) end
     redis.call('PEXPIRE', mk, retention)
+    redis.call('PEXPIRE', P .. 'job:' .. id, retention)
     if f[4] then redis.call('PEXPIRE', P .. 'hist:' .. id, retention) end
     done[#done + 1] = id
     local t = 'sent:' .. (f[3] or '')
@@ -429,7 +423,7 @@ return out
 // retention ms
 const redis::Script status_script(prelude, R"lua(
 local id = ARGV[2]
-if id == '' or redis.call('EXISTS', P .. 'job:' .. id, P .. 'msg:' .. id) == 0 then
+if id == '' or redis.call('EXISTS', P .. 'job:' .. id) == 0 then
   id = ARGV[3] ~= '' and redis.call('GET', P .. 'wamid:' .. ARGV[3])
   if not id then return 0 end
 end
@@ -443,6 +437,7 @@ if new == 'failed' then
   if current == 'failed' then return 1 end
   redis.call('ZREM', P .. 'ready:' .. f[2], id)
   redis.call('PERSIST', mk)
+  redis.call('PERSIST', P .. 'job:' .. id)
   redis.call('PERSIST', P .. 'hist:' .. id)
   mark_failed(id, mk, ARGV[5], ARGV[6] ~= '' and ARGV[6] or 'delivery failed', 'delivery failed')
   return 1

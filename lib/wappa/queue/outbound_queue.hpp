@@ -1,9 +1,12 @@
 #pragma once
 // The outbound queue engine on Redis. All keys share the hash tag {out} (one slot: the scripts
-// touch several keys and stay valid on Redis Cluster). Per message: a hash with its state and
-// request body, and a list with its history. Scheduling:
+// touch several keys and stay valid on Redis Cluster). Per message: a string with the job as
+// queued (`job:<id>`, request body included), from its first claim a hash with its state
+// (`msg:<id>`), and a list with its history when something unusual happened. Scheduling:
 //   ready:<phone_number_id>  sorted set of message ids scored by not-before time (ms), so that
-//                            retries, scheduled sends and pair-limit slots are one mechanism;
+//                            retries, scheduled sends and pair-limit slots are one mechanism
+//                            (ids queued together for now: one member "\1<n>" for the list
+//                            `batch:<n>`);
 //   senders                  sorted set of phone_number_ids scored by the time each may send
 //                            next (GCRA: 1/rate apart), which is also the round robin;
 //   inflight                 sorted set of claimed ids scored by lease expiry; each claim gets
