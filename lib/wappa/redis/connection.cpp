@@ -41,7 +41,7 @@ std::string where(const Settings& s) { return s.endpoint.host + ":" + std::to_st
 void Connection::ReaderDeleter::operator()(void* reader) const { redisReaderFree(static_cast<redisReader*>(reader)); }
 
 Connection::Connection(net::any_io_executor executor)
-    : socket_(std::move(executor)), reader_(redisReaderCreate()), buffer_(64 * 1024) {}
+    : socket_(std::move(executor)), reader_(redisReaderCreate()), buffer_(new char[buffer_size]) {}
 
 Connection::~Connection() = default;
 
@@ -137,12 +137,12 @@ Status Connection::take_replies(std::vector<Reply>& out) {
 Task<Status> Connection::read(std::vector<Reply>& out) {
     const auto before = out.size();
     while (out.size() == before) {
-        auto [ec, n] = co_await socket_.async_read_some(net::buffer(buffer_), use_tuple);
+        auto [ec, n] = co_await socket_.async_read_some(net::buffer(buffer_.get(), buffer_size), use_tuple);
         if (ec) {
             co_return Error{ec == net::error::eof ? std::string("redis closed the connection")
                                                   : "redis read failed: " + ec.message()};
         }
-        redisReaderFeed(static_cast<redisReader*>(reader_.get()), buffer_.data(), n);
+        redisReaderFeed(static_cast<redisReader*>(reader_.get()), buffer_.get(), n);
         if (auto status = take_replies(out); !status) co_return status;
     }
     co_return Status{};

@@ -35,7 +35,8 @@ private:
     net::ip::tcp::socket socket_;
     struct ReaderDeleter { void operator()(void* reader) const; };
     std::unique_ptr<void, ReaderDeleter> reader_;
-    std::vector<char> buffer_;
+    static constexpr std::size_t buffer_size = 64 * 1024;
+    std::unique_ptr<char[]> buffer_;   // not zeroed: a page is touched only once a reply needs it
 };
 
 }  // namespace wappa::redis
