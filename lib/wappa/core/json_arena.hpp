@@ -16,6 +16,8 @@ public:
     ArenaDocument& operator=(const ArenaDocument&) = delete;
     Document& operator*() { return doc_; }
     Document* operator->() { return &doc_; }
+    // Whether everything parsed so far fits in the arena (no heap chunk was needed).
+    bool in_arena() const;
 
 private:
     rapidjson::MemoryPoolAllocator<> values_;
