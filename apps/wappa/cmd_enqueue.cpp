@@ -7,8 +7,10 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <iostream>
 #include <thread>
 
@@ -141,10 +143,18 @@ public:
             }
             mapped_ = nullptr;
         }
-        std::size_t used = 0;
+        // Grown with realloc, not resize: zero-filling pages the input may never reach costs
+        // a small input more than reading it.
+        std::size_t used = 0, capacity = 0;
         for (;;) {
-            if (owned_.size() - used < (1 << 16)) owned_.resize(std::max<std::size_t>(owned_.size() * 2, 1 << 20));
-            const auto n = ::read(fd, owned_.data() + used, owned_.size() - used);
+            if (capacity - used < (1 << 16)) {
+                capacity = std::max<std::size_t>(capacity * 2, 1 << 17);
+                auto* grown = static_cast<char*>(std::realloc(read_.get(), capacity));
+                if (grown == nullptr) return false;
+                read_.release();
+                read_.reset(grown);
+            }
+            const auto n = ::read(fd, read_.get() + used, capacity - used);
             if (n == 0) break;
             if (n < 0) {
                 if (errno == EINTR) continue;
@@ -152,8 +162,7 @@ public:
             }
             used += static_cast<std::size_t>(n);
         }
-        owned_.resize(used);
-        text = owned_;
+        text = std::string_view(read_.get(), used);
         return true;
     }
     void assign(std::string job) {
@@ -165,6 +174,10 @@ public:
     std::vector<Line> lines;
 
 private:
+    struct Free {
+        void operator()(char* p) const { std::free(p); }
+    };
+    std::unique_ptr<char, Free> read_;
     std::string owned_;
     void* mapped_ = nullptr;
     std::size_t mapped_size_ = 0;

@@ -1,5 +1,6 @@
 #include "huge_heap.hpp"
 
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,8 +20,18 @@ bool large_input(int fd) {
     struct stat st {};
     if (::fstat(fd, &st) != 0) return false;
     if (S_ISREG(st.st_mode)) return st.st_size >= (4 << 20);
-    int pending = 0;
-    return S_ISFIFO(st.st_mode) && ::ioctl(fd, FIONREAD, &pending) == 0 && pending >= (64 << 10);
+    if (!S_ISFIFO(st.st_mode)) return false;
+    // A pipe's writer may still be starting: a few ms for it to fill the pipe's buffer (a large
+    // input) or to close it (a small one). Nothing is read.
+    for (int wait = 0; wait < 10; ++wait) {
+        int pending = 0;
+        if (::ioctl(fd, FIONREAD, &pending) != 0) return false;
+        if (pending >= (64 << 10)) return true;
+        pollfd p{fd, 0, 0};
+        if (::poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) != 0) return false;
+        ::usleep(500);
+    }
+    return false;
 }
 
 }  // namespace
