@@ -94,8 +94,8 @@ end
 
 // Many jobs in one call, so that the per-call cost is paid once per batch. Per job Redis
 // writes one string (`job:<id>`, with MSET for the whole batch); the duplicate check is one
-// EXISTS over the batch's job keys (per-job reads only when some id is known), and the pair-limit states
-// of the batch are read with one HMGET and written with one HSET. The ready sets, sender
+// EXISTS over the batch's job keys (per-job reads only when some id is known), and the
+// pair-limit states of the batch are read with one HMGET and written with one HSET. The ready sets, sender
 // wake-ups and counters are written once per segment (jobs of one profile: tenant, sender and
 // limits) and per batch. Whatever the client can prepare, it does (segments, the pair key and
 // the job's text built, repeats in the batch flagged): every argument and every string made
@@ -156,6 +156,10 @@ local function newest(state, tat, last)
   end
   return tat, last
 end
+-- A job's text is "tenant\31pnid\31to\31type\31body".
+local function body_of(text)
+  return string.match(text, '^[^\31]*\31[^\31]*\31[^\31]*\31[^\31]*\31(.*)$')
+end
 local check = known or repeats
 local out, any_out, batch, state = {}, false, {}, {}
 local mset, m, hset, h, long_set, long_until, l = {}, 0, {}, 0, {}, {}, 0
@@ -177,13 +181,14 @@ for _, segment in ipairs(segments) do
       if not existing and known then
         local job = redis.call('GET', probe[j])
         if job then
-          existing = string.match(job, '^[^\31]*\31[^\31]*\31(.*)$')
+          existing = job_fields(job)[7]
           status = redis.call('HGET', PM .. id, 'status') or 'queued'
         end
       end
     end
     if existing then
-      out[j] = (existing == text and 'e' or 'c') .. status
+      -- The same id again: the same body is the same message, another body a conflict.
+      out[j] = (existing == body_of(text) and 'e' or 'c') .. status
       any_out = true
     else
       local at, at_text = now, nows
@@ -214,7 +219,7 @@ for _, segment in ipairs(segments) do
         end
       end
       mset[m + 1], mset[m + 2], m = probe[j], nows .. '\31' .. at_text .. '\31' .. text, m + 2
-      if check then batch[id] = text end
+      if check then batch[id] = body_of(text) end
       if at == now then
         nn = nn + 1
         now_ids[nn] = id
