@@ -256,24 +256,22 @@ Task<Result<std::vector<queue::EnqueueResult>>> enqueue_all(queue::OutboundQueue
 }
 
 int run_enqueue(const GlobalOptions& global, const EnqueueOptions& o) {
-    if (o.json_file == "-") {
-        restart_with_huge_heap_for(0);
-    } else if (!o.json_file.empty()) {
-        if (const int fd = ::open(o.json_file.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
-            restart_with_huge_heap_for(fd);
-            ::close(fd);
-        }
-    }
+    const bool from_json = !o.json_file.empty();
+    // Opened first: a large input restarts the process before anything is done (or read).
+    const int fd = !from_json ? -1 : o.json_file == "-" ? 0 : ::open(o.json_file.c_str(), O_RDONLY | O_CLOEXEC);
+    const int open_error = errno;
+    if (fd >= 0) restart_with_huge_heap_for(fd);
     auto config = load_config_or_report(global);
-    if (!config) return exit_code::config;
+    if (!config) {
+        if (fd > 0) ::close(fd);
+        return exit_code::config;
+    }
 
     Input input;
-    const bool from_json = !o.json_file.empty();
     if (from_json) {
         keep_buffers_in_heap();
-        const int fd = o.json_file == "-" ? 0 : ::open(o.json_file.c_str(), O_RDONLY | O_CLOEXEC);
         const bool loaded = fd >= 0 && input.load(fd);
-        const int error = errno;
+        const int error = fd >= 0 ? errno : open_error;
         if (fd > 0) ::close(fd);
         if (!loaded) {
             std::cerr << "wappa enqueue: cannot read " << o.json_file << ": " << std::strerror(error) << "\n";
