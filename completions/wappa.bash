@@ -28,8 +28,8 @@ _wappa() {
         serve) COMPREPLY=($(compgen -W "--listen --with-worker $global" -- "$cur")) ;;
         subscribe) COMPREPLY=($(compgen -W "--tenant --user --event --pattern --channel --json --count --timeout $global" -- "$cur")) ;;
         worker) COMPREPLY=($(compgen -W "--role --concurrency --processes --workers --metrics-listen --grace $global" -- "$cur")) ;;
-        inspect) COMPREPLY=($(compgen -W "--json $global" -- "$cur")) ;;
-        requeue) COMPREPLY=($(compgen -W "--id --all --tenant --error-code --older-than --newer-than --dry-run --json $global" -- "$cur")) ;;
+        inspect) COMPREPLY=($(compgen -W "--tenant --json $global" -- "$cur")) ;;
+        requeue) COMPREPLY=($(compgen -W "--id --all --tenant --error-code --older-than --newer-than --include-unknown --dry-run --json $global" -- "$cur")) ;;
         stats) COMPREPLY=($(compgen -W "--json --watch $global" -- "$cur")) ;;
         enqueue)
             local sub="" j

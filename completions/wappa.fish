@@ -41,6 +41,7 @@ complete -c wappa -n '__fish_seen_subcommand_from worker' -l metrics-listen -x -
 complete -c wappa -n '__fish_seen_subcommand_from worker' -l grace -x -d 'Seconds to finish in-flight jobs'
 
 complete -c wappa -n '__fish_seen_subcommand_from inspect' -l json -d 'JSON output'
+complete -c wappa -n '__fish_seen_subcommand_from inspect' -l tenant -x -d 'Tenant holding the id'
 
 complete -c wappa -n "__fish_seen_subcommand_from enqueue; and not __fish_seen_subcommand_from $kinds" -a "$kinds"
 complete -c wappa -n '__fish_seen_subcommand_from enqueue' -l json -r -F -d 'Read jobs from FILE or -'
@@ -79,6 +80,7 @@ complete -c wappa -n '__fish_seen_subcommand_from requeue' -l tenant -x -d 'Tena
 complete -c wappa -n '__fish_seen_subcommand_from requeue' -l error-code -x -d 'Graph error code'
 complete -c wappa -n '__fish_seen_subcommand_from requeue' -l older-than -x -d 'Failed longer ago than'
 complete -c wappa -n '__fish_seen_subcommand_from requeue' -l newer-than -x -d 'Failed within'
+complete -c wappa -n '__fish_seen_subcommand_from requeue' -l include-unknown -d 'Also sends of unknown outcome'
 complete -c wappa -n '__fish_seen_subcommand_from requeue' -l dry-run -d 'Move nothing'
 complete -c wappa -n '__fish_seen_subcommand_from requeue stats' -l json -d 'JSON output'
 complete -c wappa -n '__fish_seen_subcommand_from stats' -l watch -x -d 'Refresh every SECONDS'

@@ -330,7 +330,7 @@ int run_enqueue(const GlobalOptions& global, const EnqueueOptions& o) {
 
     auto results = with_redis<std::vector<queue::EnqueueResult>>(
         *config, [&](redis::Client& client) -> Task<Result<std::vector<queue::EnqueueResult>>> {
-            queue::OutboundQueue outbound(client, {config->redis.key_prefix});
+            queue::OutboundQueue outbound(client, service::outbound_settings(*config));
             co_return co_await enqueue_all(outbound, parts);
         });
     if (!results) {

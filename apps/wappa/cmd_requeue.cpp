@@ -8,6 +8,7 @@
 #include "wappa/core/exit_codes.hpp"
 #include "wappa/queue/outbound_queue.hpp"
 #include "wappa/service/outbound_admin.hpp"
+#include "wappa/service/outbound_jobs.hpp"
 
 namespace wappa::app {
 namespace {
@@ -19,6 +20,7 @@ struct RequeueOptions {
     std::int64_t error_code = 0;
     bool has_error_code = false;
     std::string older_than, newer_than;
+    bool include_unknown = false;
     bool dry_run = false;
     bool json = false;
 };
@@ -26,6 +28,10 @@ struct RequeueOptions {
 int run_requeue(const GlobalOptions& global, const RequeueOptions& o) {
     auto config = load_config_or_report(global);
     if (!config) return exit_code::config;
+    if (!o.tenant.empty() && config->find_tenant(o.tenant) == nullptr) {
+        std::cerr << "wappa requeue: --tenant: '" << o.tenant << "' is not a configured tenant\n";
+        return exit_code::usage;
+    }
     if (o.ids.empty() && !o.all && o.tenant.empty() && !o.has_error_code && o.older_than.empty() && o.newer_than.empty()) {
         std::cerr << "wappa requeue: say which messages: --id, --all, --tenant, --error-code, --older-than or --newer-than\n";
         return exit_code::usage;
@@ -47,24 +53,29 @@ int run_requeue(const GlobalOptions& global, const RequeueOptions& o) {
     if (o.has_error_code) selection.error_code = o.error_code;
     selection.failed_from_ms = from;
     selection.failed_to_ms = to;
+    selection.include_unknown = o.include_unknown;
     selection.dry_run = o.dry_run;
     const bool terminal = ::isatty(STDERR_FILENO) == 1;
     const service::Progress progress = [terminal](std::size_t done, std::size_t total) {
         if (!terminal || total <= 1000) return;
         std::cerr << "\r" << done << "/" << total << (done == total ? "\n" : "") << std::flush;
     };
-    auto moved = with_redis<std::vector<std::string>>(*config, [&](redis::Client& client) -> Task<Result<std::vector<std::string>>> {
-        queue::OutboundQueue outbound(client, {config->redis.key_prefix});
-        co_return co_await service::requeue_selected(outbound, selection, progress);
+    auto report = with_redis<service::RequeueReport>(*config, [&](redis::Client& client) -> Task<Result<service::RequeueReport>> {
+        queue::OutboundQueue outbound(client, service::outbound_settings(*config));
+        co_return co_await service::requeue_selected(outbound, *config, selection, progress);
     });
-    if (!moved) {
-        std::cerr << "wappa requeue: " << moved.error().message << "\n";
+    if (!report) {
+        std::cerr << "wappa requeue: " << report.error().message << "\n";
         return exit_code::unavailable;
     }
     if (o.json) {
-        std::cout << service::requeue_json(moved.value(), o.dry_run) << "\n";
+        std::cout << service::requeue_json(report.value(), o.dry_run) << "\n";
     } else {
-        std::cout << (o.dry_run ? "would requeue " : "requeued ") << moved->size() << " message(s)\n";
+        std::cout << (o.dry_run ? "would requeue " : "requeued ") << report->moved.size() << " message(s)\n";
+        if (!report->skipped.empty()) {
+            std::cout << "skipped " << report->skipped.size()
+                      << " message(s) whose send outcome is unknown (they may have reached the user; --include-unknown moves them)\n";
+        }
     }
     return exit_code::ok;
 }
@@ -81,6 +92,8 @@ Command setup_requeue(CLI::App& app, const GlobalOptions& global) {
         ->each([o](const std::string&) { o->has_error_code = true; });
     cmd->add_option("--older-than", o->older_than, "Only those that failed longer ago than DURATION");
     cmd->add_option("--newer-than", o->newer_than, "Only those that failed within DURATION");
+    cmd->add_flag("--include-unknown", o->include_unknown,
+                  "Also move messages whose send outcome is unknown (they may have reached the user)");
     cmd->add_flag("--dry-run", o->dry_run, "Show how many would move; move nothing");
     cmd->add_flag("--json", o->json, "JSON output");
     return {cmd, [&global, o] { return run_requeue(global, *o); }};

@@ -4,6 +4,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <spdlog/spdlog.h>
@@ -21,6 +22,7 @@
 #include "wappa/service/message_api.hpp"
 #include "wappa/service/outbound_admin.hpp"
 #include "wappa/service/outbound_jobs.hpp"
+#include "wappa/service/queue_gauges.hpp"
 #include "wappa/redis/client.hpp"
 #include "wappa/service/serve_metrics.hpp"
 #include "wappa/service/serve_router.hpp"
@@ -37,7 +39,7 @@ struct ServeOptions {
 // Everything one event-loop thread owns: nothing here is shared with another thread.
 struct Loop {
     Loop(const config::Config& config, config::Address listen, service::ServeMetrics& metrics,
-         metrics::Registry& registry, const std::atomic<bool>* worker_running)
+         metrics::Registry& registry, const std::atomic<bool>* worker_running, const service::QueueGauges& gauges)
         : redis(io.get_executor(), redis_settings(config, "redis")),
           queue(redis, config.redis.key_prefix, config.server.dedup_ttl),
           outbound(redis, service::outbound_settings(config)),
@@ -47,7 +49,7 @@ struct Loop {
           server(io.get_executor(),
                  http::ServerSettings{std::move(listen), config.server.body_limit.value, config.server.read_timeout,
                                       config.server.write_timeout, true},
-                 service::make_serve_handler({config, intake, messages, admin, redis, metrics, registry, worker_running}),
+                 service::make_serve_handler({config, intake, messages, admin, redis, metrics, registry, worker_running, &gauges}),
                  [&metrics](int status) { metrics.http_requests.inc({"rejected", std::to_string(status)}); }) {}
 
     net::io_context io{1};
@@ -107,11 +109,12 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
                                                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
     metrics::Registry registry;
     service::ServeMetrics metrics(registry);
+    service::QueueGauges gauges(registry);
     auto listen = config::parse_address(config.server.listen).value();
     // --with-worker: the outbound worker on a thread and a Redis connection of its own.
     std::unique_ptr<OutboundRuntime> worker;
     if (options.with_worker) {
-        worker = std::make_unique<OutboundRuntime>(config, 64, registry);
+        worker = std::make_unique<OutboundRuntime>(config, 64, registry, std::nullopt, false);
         if (auto prepared = worker->prepare(); !prepared) {
             allow_termination_signals();
             std::cerr << "wappa serve: --with-worker: " << prepared.error().message << "\n";
@@ -121,16 +124,18 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
 
     const std::atomic<bool>* worker_running = worker ? &worker->running() : nullptr;
     std::vector<std::unique_ptr<Loop>> loops;
-    loops.push_back(std::make_unique<Loop>(config, listen, metrics, registry, worker_running));
+    loops.push_back(std::make_unique<Loop>(config, listen, metrics, registry, worker_running, gauges));
 
     auto& first = *loops.front();
     // Signals are caught from the start: a SIGTERM during start-up is a clean stop too.
     bool stopping = false;
+    net::steady_timer stopped(first.io, net::steady_timer::time_point::max());   // expires on SIGTERM
     net::signal_set signals(first.io, SIGINT, SIGTERM);
     allow_termination_signals();  // the other threads are started later and inherit this mask
     signals.async_wait([&](const boost::system::error_code& ec, int signal) {
         if (ec) return;
         stopping = true;
+        stopped.expires_at(net::steady_timer::time_point::min());   // also wakes a later wait
         spdlog::info("signal {} received: finishing requests in progress, then stopping", signal);
         if (worker) worker->stop();
         for (auto& loop : loops) {
@@ -148,7 +153,7 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
         return exit_code::unavailable;
     }
     for (int i = 1; i < threads && !stopping; ++i) {
-        auto& loop = *loops.emplace_back(std::make_unique<Loop>(config, listen, metrics, registry, worker_running));
+        auto& loop = *loops.emplace_back(std::make_unique<Loop>(config, listen, metrics, registry, worker_running, gauges));
         if (auto status = connect_redis(loop, config, false); !status) {
             spdlog::warn("event loop {} has no redis connection yet (it keeps trying): {}", i, status.error().message);
         }
@@ -170,6 +175,8 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
         return exit_code::ok;
     }
     for (auto& loop : loops) loop->server.start();
+    net::co_spawn(first.io, service::refresh_queue_gauges(first.outbound, service::tenant_ids(config), gauges, stopped,
+                                                          config::Duration(5'000)), net::detached);
     spdlog::info("wappa serve listening on {}:{} threads={} tenants={}", listen.host.empty() ? "*" : listen.host,
                  listen.port, threads, config.tenants.size());
 

@@ -1,4 +1,4 @@
-// wappa stats: queue depths and send figures.
+// wappa stats: queue depths, send figures and paused tenants.
 #include <unistd.h>
 
 #include <iostream>
@@ -8,7 +8,9 @@
 #include "one_shot.hpp"
 #include "wappa/core/exit_codes.hpp"
 #include "wappa/queue/outbound_queue.hpp"
+#include "wappa/service/health.hpp"
 #include "wappa/service/outbound_admin.hpp"
+#include "wappa/service/outbound_jobs.hpp"
 
 namespace wappa::app {
 namespace {
@@ -18,20 +20,25 @@ struct StatsOptions {
     double watch = 0;
 };
 
-void print_table(const queue::QueueStats& s) {
-    std::printf("outbound   queued %8lld   delayed %8lld   in flight %8lld   failed %8lld\n", static_cast<long long>(s.queued),
-                static_cast<long long>(s.delayed), static_cast<long long>(s.in_flight), static_cast<long long>(s.failed));
-    std::printf("mean time from queued to sent: %lld ms\n", static_cast<long long>(service::mean_send_latency_ms(s)));
-    std::printf("%-20s %10s %10s %10s %10s\n", "tenant", "queued", "sent", "failed", "requeued");
-    std::map<std::string, std::map<std::string, std::int64_t>> by_tenant;
-    for (const auto& [key, value] : s.counters) {
-        if (key == "sent_latency_ms") continue;
-        const auto colon = key.find(':');
-        by_tenant[colon == std::string::npos ? "(all)" : key.substr(colon + 1)][key.substr(0, colon)] = value;
-    }
-    for (auto& [tenant, f] : by_tenant) {
-        std::printf("%-20s %10lld %10lld %10lld %10lld\n", tenant.c_str(), static_cast<long long>(f["queued"]),
-                    static_cast<long long>(f["sent"]), static_cast<long long>(f["failed"]), static_cast<long long>(f["requeued"]));
+long long n(std::int64_t v) { return static_cast<long long>(v); }
+
+void print_table(const queue::QueueStats& stats) {
+    const auto total = stats.total();
+    std::printf("outbound   queued %8lld   delayed %8lld   in flight %8lld   unknown %8lld   failed %8lld\n", n(total.queued),
+                n(total.delayed), n(total.in_flight), n(total.unknown), n(total.failed));
+    std::printf("mean time from queued to sent: %lld ms\n", n(service::mean_send_latency_ms(total)));
+    std::printf("%-16s %9s %9s %9s %9s %9s %9s %9s  %s\n", "tenant", "queued", "delayed", "in flight", "unknown", "failed", "sent",
+                "requeued", "state");
+    for (const auto& [tenant, s] : stats.tenants) {
+        const auto counter = [&s](const char* name) {
+            const auto it = s.counters.find(name);
+            return it == s.counters.end() ? 0LL : n(it->second);
+        };
+        const auto state = s.paused ? "PAUSED since " + service::utc_of_ms(s.paused->since) + " (code " + s.paused->code + ": " +
+                                          s.paused->error + ")"
+                                    : std::string("sending");
+        std::printf("%-16s %9lld %9lld %9lld %9lld %9lld %9lld %9lld  %s\n", tenant.c_str(), n(s.queued), n(s.delayed),
+                    n(s.in_flight), n(s.unknown), n(s.failed), counter("sent"), counter("requeued"), state.c_str());
     }
     std::fflush(stdout);
 }
@@ -39,17 +46,17 @@ void print_table(const queue::QueueStats& s) {
 int run_stats(const GlobalOptions& global, const StatsOptions& o) {
     auto config = load_config_or_report(global);
     if (!config) return exit_code::config;
-    const bool table = !o.json;
+    const auto tenants = service::tenant_ids(*config);
     for (;;) {
         auto stats = with_redis<queue::QueueStats>(*config, [&](redis::Client& client) -> Task<Result<queue::QueueStats>> {
-            queue::OutboundQueue outbound(client, {config->redis.key_prefix});
-            co_return co_await outbound.stats();
+            queue::OutboundQueue outbound(client, service::outbound_settings(*config));
+            co_return co_await outbound.stats(tenants);
         });
         if (!stats) {
             std::cerr << "wappa stats: " << stats.error().message << "\n";
             return exit_code::unavailable;
         }
-        if (table) {
+        if (!o.json) {
             if (o.watch > 0 && ::isatty(STDOUT_FILENO) == 1) std::printf("\x1b[H\x1b[2J");
             print_table(stats.value());
         } else {
@@ -64,7 +71,7 @@ int run_stats(const GlobalOptions& global, const StatsOptions& o) {
 
 Command setup_stats(CLI::App& app, const GlobalOptions& global) {
     auto o = std::make_shared<StatsOptions>();
-    auto* cmd = app.add_subcommand("stats", "Queue depths and send figures");
+    auto* cmd = app.add_subcommand("stats", "Queue depths, send figures and paused tenants");
     cmd->add_flag("--json", o->json, "JSON output");
     cmd->add_option("--watch", o->watch, "Refresh every SECONDS")->check(CLI::PositiveNumber);
     return {cmd, [&global, o] { return run_stats(global, *o); }};

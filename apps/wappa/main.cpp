@@ -1,5 +1,6 @@
 // wappa: one binary, many roles. Global flags and exit codes live here; each command lives in
 // its own cmd_<name>.cpp (options, setup, run).
+#include <cstdlib>
 #include <iostream>
 #include <string_view>
 #include <utility>
@@ -7,10 +8,13 @@
 
 #include "common.hpp"
 #include "wappa/core/exit_codes.hpp"
+#include "wappa/redis/script.hpp"
 
 int main(int argc, char** argv) {
     using namespace wappa;
     app::block_termination_signals();
+    // The test suites run every queue script under the key guard (undeclared keys are errors).
+    if (std::getenv("WAPPA_TEST_KEY_GUARD") != nullptr) redis::Script::check_declared_keys();
     CLI::App app{"wappa: a WhatsApp Cloud API gateway (webhooks in, messages out, live events)", "wappa"};
     app.set_version_flag("-V,--version", std::string("wappa ") + WAPPA_VERSION);
     app.require_subcommand(1, 1);

@@ -1,8 +1,11 @@
 #include "outbound_runtime.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -12,18 +15,26 @@
 #include "wappa/core/json.hpp"
 #include "wappa/graph/transport.hpp"
 #include "wappa/http/server.hpp"
+#include "wappa/queue/outbound/keys.hpp"
 #include "wappa/queue/outbound_queue.hpp"
 #include "wappa/redis/client.hpp"
+#include "wappa/redis/subscriber.hpp"
+#include "wappa/service/health.hpp"
+#include "wappa/service/outbound_admin.hpp"
 #include "wappa/service/outbound_jobs.hpp"
 #include "wappa/service/outbound_worker.hpp"
+#include "wappa/service/queue_gauges.hpp"
 #include "wappa/service/worker_metrics.hpp"
 
 namespace wappa::app {
 
 struct OutboundRuntime::Parts {
-    Parts(const config::Config& c, std::size_t concurrency, metrics::Registry& r, std::optional<config::Address> listen)
+    Parts(const config::Config& c, std::size_t concurrency, metrics::Registry& r, std::optional<config::Address> listen,
+          bool own_gauges)
         : config(c), registry(r), metrics(r), redis(io.get_executor(), redis_settings(c, "redis-worker")),
-          queue(redis, service::outbound_settings(c)), concurrency(concurrency), metrics_listen(std::move(listen)) {}
+          queue(redis, service::outbound_settings(c)), concurrency(concurrency), metrics_listen(std::move(listen)) {
+        if (own_gauges) gauges = std::make_unique<service::QueueGauges>(r);
+    }
 
     const config::Config& config;
     metrics::Registry& registry;
@@ -33,17 +44,20 @@ struct OutboundRuntime::Parts {
     queue::OutboundQueue queue;
     std::size_t concurrency;
     std::optional<config::Address> metrics_listen;
+    std::unique_ptr<service::QueueGauges> gauges;
     std::unique_ptr<graph::Transport> transport;
     std::unique_ptr<service::OutboundWorker> worker;
     std::unique_ptr<http::Server> server;
+    net::steady_timer stopped{io, net::steady_timer::time_point::max()};   // expires on stop
     bool stopping = false;
 };
 
 namespace {
 
 // /metrics and /api/admin/health for a worker process.
-http::Handler worker_handler(const metrics::Registry& registry, redis::Client& redis, const bool& stopping) {
-    return [&registry, &redis, &stopping](http::Request& request) -> Task<http::Response> {
+http::Handler worker_handler(const metrics::Registry& registry, redis::Client& redis, const bool& stopping,
+                             const service::QueueGauges* gauges) {
+    return [&registry, &redis, &stopping, gauges](http::Request& request) -> Task<http::Response> {
         if (request.path == "/metrics") co_return http::Response{200, "text/plain; version=0.0.4", registry.render(), {}};
         if (request.path != "/api/admin/health" && request.path != "/health") {
             co_return http::Response::error(404, "no route for " + request.method + " " + request.path);
@@ -52,16 +66,32 @@ http::Handler worker_handler(const metrics::Registry& registry, redis::Client& r
         const bool up = pong && !pong->is_error();
         std::string body = std::string("{\"status\":") + (up && !stopping ? "\"ok\"" : "\"unavailable\"") +
                            ",\"checks\":{\"redis\":{\"status\":" + (up ? "\"up\"" : "\"down\"") +
-                           "},\"worker\":{\"status\":" + (stopping ? "\"stopping\"" : "\"running\"") + "}}}";
+                           "},\"worker\":{\"status\":" + (stopping ? "\"stopping\"" : "\"running\"") + "}";
+        if (gauges) body += ",\"tenants\":" + service::tenants_health_json(gauges->snapshot());
+        body += "}}";
         co_return http::Response::json(up && !stopping ? 200 : 503, std::move(body));
     };
+}
+
+// Wakes from the queue (a lane got earlier work), on a connection of their own; after a lost
+// connection, wakes may have been missed and the worker looks at every lane again.
+Task<void> follow_wakes(const config::Config& config, service::OutboundWorker& worker, std::vector<std::string> channels) {
+    redis::SubscriberEvents events;
+    events.on_message = [&worker](const redis::PubsubMessage& m) { worker.wake(m.payload); };
+    // Wakes published before this subscription (or while it was lost) were missed.
+    events.on_subscribed = [&worker](bool) { worker.resync(); };
+    events.on_disconnected = [](const std::string& error, config::Duration retry_in) {
+        spdlog::warn("the worker's wake subscription was lost ({}); reconnecting in {}", error, config::format_duration(retry_in));
+    };
+    co_await redis::run_subscriber(redis_settings(config, "redis-wake"), std::move(channels), std::vector<std::string>(),
+                                   std::move(events));
 }
 
 }  // namespace
 
 OutboundRuntime::OutboundRuntime(const config::Config& config, std::size_t concurrency, metrics::Registry& registry,
-                                 std::optional<config::Address> metrics_listen)
-    : parts_(std::make_unique<Parts>(config, concurrency, registry, std::move(metrics_listen))) {}
+                                 std::optional<config::Address> metrics_listen, bool queue_gauges)
+    : parts_(std::make_unique<Parts>(config, concurrency, registry, std::move(metrics_listen), queue_gauges)) {}
 
 OutboundRuntime::~OutboundRuntime() = default;
 
@@ -93,7 +123,7 @@ Status OutboundRuntime::prepare() {
     if (p.metrics_listen) {
         p.server = std::make_unique<http::Server>(p.io.get_executor(), http::ServerSettings{*p.metrics_listen, 64 * 1024,
                                                                                           config::Duration(10'000), config::Duration(10'000), false},
-                                                  worker_handler(p.registry, p.redis, p.stopping));
+                                                  worker_handler(p.registry, p.redis, p.stopping, p.gauges.get()));
         if (auto status = p.server->listen(); !status) return Error{"--metrics-listen: " + status.error().message};
         p.server->start();
         spdlog::info("worker metrics on {}:{}", p.metrics_listen->host, p.server->port());
@@ -105,11 +135,13 @@ void OutboundRuntime::stop() {
     net::post(parts_->io, [&p = *parts_] {
         if (p.stopping) return;
         p.stopping = true;
+        p.stopped.expires_at(net::steady_timer::time_point::min());   // also wakes a later wait
         if (p.worker) p.worker->stop();
     });
 }
 
 int OutboundRuntime::run(config::Duration grace) {
+    using namespace net::experimental::awaitable_operators;
     auto& p = *parts_;
     p.redis.start();
     int code = exit_code::ok;
@@ -118,15 +150,24 @@ int OutboundRuntime::run(config::Duration grace) {
             std::cerr << "wappa worker: " << connected.error().message << " (redis.url)\n";
             code = exit_code::unavailable;
         } else {
-            spdlog::info("outbound worker running concurrency={} graph={}", p.concurrency, p.config.graph.base_url);
-            net::co_spawn(p.io, service::refresh_queue_depths(p.queue, p.metrics, p.stopping, config::Duration(5'000)), net::detached);
+            spdlog::info("outbound worker running concurrency={} graph={} tenants={}", p.concurrency, p.config.graph.base_url,
+                         p.config.tenants.size());
+            auto executor = co_await net::this_coro::executor;
+            if (p.gauges) {
+                net::co_spawn(executor, service::refresh_queue_gauges(p.queue, service::tenant_ids(p.config), *p.gauges, p.stopped,
+                                                                      config::Duration(5'000)), net::detached);
+            }
+            auto wakes = follow_wakes(p.config, *p.worker, std::vector<std::string>(1, queue::wake_channel(p.config.redis.key_prefix)));
+            net::co_spawn(executor, std::move(wakes) || p.stopped.async_wait(net::as_tuple(net::use_awaitable)), net::detached);
             running = true;
             co_await p.worker->run(grace);
             running = false;
             const auto& s = p.worker->stats();
-            spdlog::info("outbound worker stopped sent={} retried={} deferred={} failed={}", s.sent, s.retried, s.deferred, s.failed);
+            spdlog::info("outbound worker stopped sent={} retried={} not_sent={} unknown={} throttled={} paused={} failed={}", s.sent,
+                         s.retried, s.not_sent, s.unknown, s.throttled, s.paused, s.failed);
         }
         p.stopping = true;
+        p.stopped.expires_at(net::steady_timer::time_point::min());   // also wakes a later wait
         if (p.server) co_await p.server->shutdown(config::Duration(1'000));
         p.redis.stop();
     };

@@ -17,8 +17,10 @@ namespace wappa::app {
 class OutboundRuntime {
 public:
     // `registry` receives the worker's metrics; `metrics_listen` serves them with a health check.
+    // With `queue_gauges`, the queue's figures per tenant are refreshed into the registry too
+    // (serve, which has its own, passes false).
     OutboundRuntime(const config::Config& config, std::size_t concurrency, metrics::Registry& registry,
-                    std::optional<config::Address> metrics_listen = std::nullopt);
+                    std::optional<config::Address> metrics_listen = std::nullopt, bool queue_gauges = true);
     ~OutboundRuntime();
 
     // Builds the Graph transport and binds the metrics listener; the error names the key or address.

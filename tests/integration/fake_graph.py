@@ -1,6 +1,8 @@
 """A fake Graph API on loopback: records every send and answers as scripted (fault injection)."""
 import json
+import socket
 import ssl
+import struct
 import subprocess
 import threading
 import time
@@ -8,11 +10,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeGraph:
-    def __init__(self, tls_dir=None):
+    """Answers are scripted per recipient: a list of (status, body, headers) answered in turn, or
+    ("hang", seconds, answer) to answer late, ("reset",) to reset the connection once the request
+    is read, ("garbage",) for a 200 whose body is not JSON. A token in `refused_tokens` gets the
+    answer to an expired token (HTTP 401, code 190)."""
+
+    def __init__(self, tls_dir=None, port=0):
         self.lock = threading.Lock()
         self.requests = []          # (path, authorization, body dict)
         self.times = []             # monotonic arrival time of each request
-        self.script = {}            # recipient -> list of (status, body, headers) answered in turn
+        self.script = {}            # recipient -> list of answers, in turn
+        self.refused_tokens = set()
         self.counter = 0
         self.latency = 0.0          # seconds before answering
         graph = self
@@ -35,6 +43,16 @@ class FakeGraph:
                     answers = graph.script.get(body.get("to") or body.get("message_id"), [])
                     answer = answers.pop(0) if answers else None
                     n = graph.counter
+                    if self.headers.get("Authorization", "").removeprefix("Bearer ") in graph.refused_tokens:
+                        answer = (401, {"error": {"message": "Error validating access token: Session has expired",
+                                                  "type": "OAuthException", "code": 190, "error_subcode": 463}}, {})
+                if answer == ("reset",):
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    self.close_connection = True
+                    return
+                if answer == ("garbage",):
+                    answer = (200, "<html>Service temporarily unavailable</html>", {})
                 if answer is None:
                     if body.get("status") == "read":
                         answer = (200, {"success": True}, {})
@@ -46,7 +64,7 @@ class FakeGraph:
                     time.sleep(answer[1])
                     answer = answer[2]
                 status, payload, headers = answer
-                data = json.dumps(payload).encode()
+                data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -61,7 +79,7 @@ class FakeGraph:
             def handle_error(self, request, client_address):
                 pass  # a client killed mid-request (the kill -9 test) is expected, not news
 
-        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server = Server(("127.0.0.1", port), Handler)
         self.ca_file = None
         if tls_dir:
             self.ca_file = self_signed_certificate(tls_dir)

@@ -106,30 +106,36 @@ class OutboundTest(OutboundCase):
         self.assertEqual(self.graph.sent_ids(), ["same"])
 
     def test_mixed_file_reports_every_line_in_order(self):
-        # Two tenants interleaved, an id repeated in the same file (same job, then another body):
-        # each output line answers its own input line.
+        # Two tenants interleaved, an id repeated in the same file (the same job, then another
+        # body), and an id used by both tenants: each output line answers its own input line.
         def job(i, tenant, to, text):
             return {"type": "text_message", "tenant": tenant, "to_number": to, "text": text, "message_id": i}
         jobs = [job("x1", "acme", "16505550001", "a"), job("x2", "beta", "16505550002", "b"),
                 job("x1", "acme", "16505550001", "a"), job("x3", "beta", "16505550003", "c"),
-                job("x2", "acme", "16505550002", "other"), job("x4", "acme", "16505550004", "d")]
+                job("x2", "acme", "16505550002", "other"), job("x4", "acme", "16505550004", "d"),
+                job("x3", "beta", "16505550003", "changed")]
         r = self.enqueue_json(jobs)
         self.assertEqual(r.returncode, 65, r.stderr)
-        self.assertIn("message_id x2 already exists with a different body", r.stderr)
+        self.assertIn("message_id x3 already exists with a different body", r.stderr)
         lines = [json.loads(line) for line in r.stdout.splitlines()]
         self.assertEqual([(x["message_id"], x["outcome"], x["status"]) for x in lines],
                          [("x1", "queued", "queued"), ("x2", "queued", "queued"), ("x1", "exists", "queued"),
-                          ("x3", "queued", "queued"), ("x2", "conflict", "queued"), ("x4", "queued", "queued")])
+                          ("x3", "queued", "queued"), ("x2", "queued", "queued"), ("x4", "queued", "queued"),
+                          ("x3", "conflict", "queued")])
         self.worker()
-        wait_until(lambda: len(self.graph.requests) >= 4, what="four sends")
+        wait_until(lambda: len(self.graph.requests) >= 5, what="five sends")
         wait_until(lambda: self.inspect("x1")["status"] == "sent", what="x1 recorded as sent")
-        self.assertEqual(self.inspect("x2")["tenant"], "beta")
-        # Once sent (its state now a hash), the same job is still known and another body refused.
+        # x2 is two messages: one per tenant, each with its own body.
+        beta = json.loads(run("-c", self.config, "inspect", "x2", "--tenant", "beta", "--json").stdout)
+        acme = json.loads(run("-c", self.config, "inspect", "x2", "--tenant", "acme", "--json").stdout)
+        self.assertEqual((beta["body"]["text"]["body"], acme["body"]["text"]["body"]), ("b", "other"))
+        self.assertEqual(run("-c", self.config, "inspect", "x2").returncode, 64, "several tenants hold x2: --tenant needed")
+        # Once sent, the same job is still known and another body refused.
         again = self.enqueue_json([jobs[0], job("x1", "acme", "16505550001", "changed")])
         self.assertEqual([(x["outcome"], x["status"]) for x in map(json.loads, again.stdout.splitlines())],
                          [("exists", "sent"), ("conflict", "sent")])
         time.sleep(0.5)
-        self.assertEqual(Counter(self.graph.sent_ids()), Counter({"x1": 1, "x2": 1, "x3": 1, "x4": 1}))
+        self.assertEqual(Counter(self.graph.sent_ids()), Counter({"x1": 1, "x2": 2, "x3": 1, "x4": 1}))
 
     def test_invalid_lines_are_reported_and_nothing_is_queued(self):
         jobs = [{"type": "text_message", "tenant": "acme", "to_number": "16505551234", "text": "ok"},
@@ -139,8 +145,7 @@ class OutboundTest(OutboundCase):
         self.assertEqual(r.returncode, 65)
         self.assertIn("-:2: invalid job: to_number", r.stderr)
         self.assertIn("-:3: invalid job: tenant", r.stderr)
-        self.assertEqual(self.redis.cli("KEYS", "wappa:{out}:msg:*"), "")
-        self.assertEqual(self.redis.cli("KEYS", "wappa:{out}:job:*"), "")
+        self.assertEqual(self.redis.cli("KEYS", "wappa:*"), "")
         r = self.enqueue_json(jobs, "--skip-invalid")
         self.assertEqual(r.returncode, 0)
         self.assertEqual(len(r.stdout.splitlines()), 1)
@@ -215,7 +220,7 @@ class OutboundTest(OutboundCase):
         self.assertTrue(all(99_000 <= g <= 101_000 for g in gaps), f"not_before gaps (ms): {gaps}")
         other = [self.inspect(f"long0{i}")["not_before"] for i in range(2)]
         self.assertLess(other[0] - planned[0], 5_000, "another recipient is not held back")
-        self.assertEqual(int(self.redis.cli("HLEN", "wappa:{out}:pairs:long")), 1)
+        self.assertEqual(int(self.redis.cli("HLEN", "wappa:{acme}:out:pairs:long")), 1)
         self.assertEqual(self.inspect("long49")["status"], "queued")
 
     def test_rate_per_number_is_kept(self):
@@ -227,7 +232,7 @@ class OutboundTest(OutboundCase):
         self.assert_rate_near(50, "one sender")
 
     def test_kill_9_mid_run_never_sends_twice(self):
-        self.edit_config("max_attempts = 3", 'max_attempts = 3\nvisibility_timeout = "2s"')
+        self.edit_config("max_attempts = 3", 'max_attempts = 3\nvisibility_timeout = "2s"\nambiguous_wait = "1s"')
         self.graph.latency = 0.02
         jobs = [{"type": "text_message", "tenant": "acme", "to_number": f"+1650556{i:04d}", "text": "x",
                  "message_id": f"k{i}"} for i in range(400)]
@@ -237,16 +242,21 @@ class OutboundTest(OutboundCase):
         first.kill()
         first.wait()
         self.worker("--concurrency", "8")
-        wait_until(self.drained, timeout=60, what="the queue to drain")
+        wait_until(lambda: self.drained() and self.stats()["outbound"]["unknown"] == 0, timeout=60, what="the queue to drain")
         counts = Counter(self.graph.sent_ids())
         self.assertEqual(max(counts.values()), 1, "a message reached the Graph API twice")
         totals = json.loads(run("-c", self.config, "stats", "--json").stdout)["totals"]
-        # Only the sends in flight at the kill (at most the concurrency) are of unknown outcome.
+        # Only the sends in flight at the kill (at most the concurrency) are of unknown outcome:
+        # no status webhook came for them within ambiguous_wait, so they failed.
         self.assertLessEqual(totals.get("failed", 0), 8)
         self.assertEqual(totals["sent"] + totals.get("failed", 0), 400)
         self.assertGreaterEqual(len(counts), totals["sent"])
         if totals.get("failed"):
-            unknown = json.loads(run("-c", self.config, "requeue", "--error-code", "-1", "--dry-run", "--json").stdout)
+            # They may have reached the user: requeue skips them unless told otherwise.
+            skipped = json.loads(run("-c", self.config, "requeue", "--error-code", "-1", "--dry-run", "--json").stdout)
+            self.assertEqual((skipped["requeued"], skipped["skipped_unknown"]), (0, totals["failed"]))
+            unknown = json.loads(run("-c", self.config, "requeue", "--error-code", "-1", "--include-unknown", "--dry-run",
+                                     "--json").stdout)
             self.assertEqual(unknown["requeued"], totals["failed"])
 
     def test_sigterm_stops_the_worker_within_grace(self):

@@ -22,13 +22,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-redis::Settings settings_for(const test::RedisServer& server) {
-    redis::Settings s;
-    s.endpoint = config::parse_redis_url(server.url()).value();
-    s.connect_timeout = std::chrono::milliseconds(1000);
-    s.command_timeout = std::chrono::milliseconds(2000);
-    return s;
-}
+using test::settings_for;
 
 // A private redis-server and a started client on a fresh event loop, stopped cleanly after.
 struct ClientFixture {
@@ -112,9 +106,9 @@ TEST_CASE_FIXTURE(ClientFixture, "a stopped redis fails commands at once, and th
 }
 
 TEST_CASE("script ids are the SHA-1 of their source") {
-    CHECK(redis::Script("abc").sha1() == "a9993e364706816aba3e25717850c26c9cd0d89d");
-    CHECK(redis::Script("").sha1() == "da39a3ee5e6b4b0d3255bfef95601890afd80709");
-    CHECK(redis::Script(std::string(1000, 'a')).sha1() == "291e9a6c66994949b57ba5e650361e98fc36b1ba");
+    CHECK(redis::sha1_hex("abc") == "a9993e364706816aba3e25717850c26c9cd0d89d");
+    CHECK(redis::sha1_hex("") == "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    CHECK(redis::sha1_hex(std::string(1000, 'a')) == "291e9a6c66994949b57ba5e650361e98fc36b1ba");
 }
 
 TEST_CASE_FIXTURE(ClientFixture, "script ids match Redis's SCRIPT LOAD") {

@@ -1,5 +1,7 @@
 #include "redis_server.hpp"
 
+#include "wappa/config/redis_url.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -68,6 +70,14 @@ std::string RedisServer::cli(const std::string& args) const {
     }
     while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
     return out;
+}
+
+redis::Settings settings_for(const RedisServer& server) {
+    redis::Settings s;
+    s.endpoint = config::parse_redis_url(server.url()).value();
+    s.connect_timeout = std::chrono::milliseconds(1000);
+    s.command_timeout = std::chrono::milliseconds(2000);
+    return s;
 }
 
 }  // namespace wappa::test

@@ -4,6 +4,8 @@
 #include <string>
 #include <sys/types.h>
 
+#include "wappa/redis/settings.hpp"
+
 namespace wappa::test {
 
 class RedisServer {
@@ -23,5 +25,8 @@ private:
 };
 
 std::uint16_t free_port();
+
+// Client settings for `server` with short timeouts.
+redis::Settings settings_for(const RedisServer& server);
 
 }  // namespace wappa::test

@@ -298,6 +298,11 @@ void validate(LoadedConfig& out, const std::vector<toml::source_region>& tenant_
     if (c.outbound.max_attempts < 1) add("outbound.max_attempts", "must be at least 1");
     if (c.outbound.failed_max < 1) add("outbound.failed_max", "must be at least 1");
     if (c.outbound.burst_per_recipient < 1) add("outbound.burst_per_recipient", "must be at least 1");
+    if (c.outbound.pause_probe.count() < 1000) add("outbound.pause_probe", "must be at least 1s");
+    if (c.outbound.cooldown_base.count() <= 0) add("outbound.cooldown_base", "must be greater than 0");
+    if (c.outbound.cooldown_max < c.outbound.cooldown_base) add("outbound.cooldown_max", "must be at least outbound.cooldown_base");
+    if (c.outbound.backoff_base.count() <= 0) add("outbound.backoff_base", "must be greater than 0");
+    if (c.outbound.backoff_max < c.outbound.backoff_base) add("outbound.backoff_max", "must be at least outbound.backoff_base");
     if (c.outbound.on_ambiguous != "fail" && c.outbound.on_ambiguous != "retry") {
         add("outbound.on_ambiguous", "must be \"fail\" or \"retry\", not \"" + c.outbound.on_ambiguous + "\"");
     }

@@ -53,15 +53,21 @@ struct PubsubSettings {
 };
 
 struct OutboundSettings {
-    std::int64_t max_attempts = 5;
+    // 20 attempts, backoff from 1 s to 2 min with equal jitter: at least 13 minutes between the
+    // first and the last, so that a 10-minute outage of Meta is ridden out.
+    std::int64_t max_attempts = 20;
     Duration backoff_base{1'000};
-    Duration backoff_max{300'000};
+    Duration backoff_max{120'000};
     Duration visibility_timeout{60'000};
     Rate rate_per_number{80};
     Rate rate_global{0};
     Rate rate_per_recipient{1.0 / 6.0};
     std::int64_t burst_per_recipient = 1;
     std::string on_ambiguous = "fail";
+    Duration ambiguous_wait{600'000};          // an unknown outcome waits this long for its status webhook
+    Duration pause_probe{60'000};              // a paused tenant (token refused) probes this often
+    Duration cooldown_base{1'000};             // throttled without Retry-After: base * 4^n ...
+    Duration cooldown_max{300'000};            // ... up to this
     Duration retention{7LL * 86'400'000};      // a sent message's state and history
     std::int64_t failed_max = 100'000;         // failed messages kept, oldest dropped first
     Duration failed_max_age{30LL * 86'400'000};

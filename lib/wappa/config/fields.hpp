@@ -64,6 +64,10 @@ void visit(OutboundSettings& s, Visit&& v) {
     v("rate_per_recipient", s.rate_per_recipient, Kind::plain);
     v("burst_per_recipient", s.burst_per_recipient, Kind::plain);
     v("on_ambiguous", s.on_ambiguous, Kind::plain);
+    v("ambiguous_wait", s.ambiguous_wait, Kind::plain);
+    v("pause_probe", s.pause_probe, Kind::plain);
+    v("cooldown_base", s.cooldown_base, Kind::plain);
+    v("cooldown_max", s.cooldown_max, Kind::plain);
     v("retention", s.retention, Kind::plain);
     v("failed_max", s.failed_max, Kind::plain);
     v("failed_max_age", s.failed_max_age, Kind::plain);

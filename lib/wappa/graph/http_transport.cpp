@@ -2,7 +2,10 @@
 
 #include <openssl/ssl.h>
 
+#include <sys/socket.h>
+
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
@@ -15,6 +18,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <vector>
 
@@ -27,13 +31,34 @@ namespace ssl = net::ssl;
 using net::ip::tcp;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 using Clock = std::chrono::steady_clock;
+using namespace net::experimental::awaitable_operators;
 
 // A connection idle longer than this is closed rather than reused: servers drop idle
 // keep-alive connections, and a request written into a dropped one fails for nothing.
 constexpr auto max_idle = std::chrono::seconds(20);
 
-SendOutcome transport_error(std::string message) {
-    return SendOutcome{SendOutcome::Kind::transient, {}, 0, std::move(message), config::Duration(0)};
+// The request certainly never left: no connection, or a write that failed before its first byte.
+SendOutcome not_sent(std::string message) {
+    SendOutcome out;
+    out.kind = SendOutcome::Kind::not_sent;
+    out.error = std::move(message);
+    return out;
+}
+
+// The request left (some or all of it) and no usable answer came: Meta may have it.
+SendOutcome ambiguous(std::string message) {
+    SendOutcome out;
+    out.kind = SendOutcome::Kind::ambiguous;
+    out.error = std::move(message);
+    return out;
+}
+
+// A kept-alive connection the server has closed (EOF waiting) or that holds bytes nobody asked
+// for is not reused: a request written into it would fail after leaving, its outcome unknown.
+bool still_usable(int fd) {
+    char byte = 0;
+    const auto n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 template <bool Tls>
@@ -53,7 +78,7 @@ public:
         const auto deadline = Clock::now() + settings_.timeout;
         std::string error;
         auto stream = co_await acquire(deadline, error);
-        if (!stream) co_return transport_error(std::move(error));
+        if (!stream) co_return not_sent(std::move(error));
         // The request is formatted into one buffer: one write, no per-field serializer work.
         std::string request;
         request.reserve(256 + body.size() + access_token.size());
@@ -66,16 +91,15 @@ public:
         auto [werr, written] = co_await net::async_write(*stream, net::buffer(request), use_tuple);
         if (werr) {
             release(std::move(stream), false);
-            co_return transport_error("sending to the Graph API failed: " + werr.message());
+            if (written == 0) co_return not_sent("sending to the Graph API failed before the request left: " + werr.message());
+            co_return ambiguous("sending to the Graph API failed part-way: " + werr.message());
         }
         beast::flat_buffer buffer;
         bhttp::response<bhttp::string_body> response;
         auto [rerr, read] = co_await bhttp::async_read(*stream, buffer, response, use_tuple);
         if (rerr) {
-            // The request left: the outcome is unknown (SPEC §9). Retried as transient; the
-            // status webhook (biz_opaque_callback_data) resolves a send that did go out.
             release(std::move(stream), false);
-            co_return transport_error("no answer from the Graph API: " + rerr.message());
+            co_return ambiguous("no answer from the Graph API: " + rerr.message());
         }
         config::Duration retry_after{0};
         if (auto it = response.find(bhttp::field::retry_after); it != response.end()) {
@@ -86,13 +110,16 @@ public:
     }
 
 private:
-    // An idle connection, or a new one while fewer than max_connections are open; else waits.
+    // An idle connection, or a new one while fewer than max_connections are open; else waits
+    // (no polling: a released connection wakes the first waiter).
     Task<std::unique_ptr<Stream>> acquire(Clock::time_point deadline, std::string& error) {
         for (;;) {
             while (!idle_.empty()) {
                 auto idle = std::move(idle_.back());
                 idle_.pop_back();
-                if (Clock::now() - idle.since < max_idle) co_return std::move(idle.stream);
+                if (Clock::now() - idle.since < max_idle && still_usable(beast::get_lowest_layer(*idle.stream).socket().native_handle())) {
+                    co_return std::move(idle.stream);
+                }
                 --open_;
             }
             if (open_ < settings_.max_connections) break;
@@ -100,12 +127,17 @@ private:
                 error = "all " + std::to_string(settings_.max_connections) + " Graph API connections stayed busy (graph.max_connections)";
                 co_return nullptr;
             }
-            net::steady_timer wait(executor_, std::chrono::milliseconds(1));
+            net::steady_timer wait(executor_, deadline);
+            waiters_.push_back(&wait);
             co_await wait.async_wait(use_tuple);
+            std::erase(waiters_, &wait);
         }
         ++open_;
         auto stream = co_await connect(deadline, error);
-        if (!stream) --open_;
+        if (!stream) {
+            --open_;
+            wake_one();
+        }
         co_return stream;
     }
 
@@ -113,8 +145,15 @@ private:
         std::unique_ptr<Stream> stream;
         if constexpr (Tls) stream = std::make_unique<Stream>(executor_, *tls_);
         else stream = std::make_unique<Stream>(executor_);
+        // The host lookup counts against the request's deadline too.
         tcp::resolver resolver(executor_);
-        auto [rerr, endpoints] = co_await resolver.async_resolve(endpoint_.host, endpoint_.port, use_tuple);
+        net::steady_timer limit(executor_, deadline);
+        auto looked_up = co_await (resolver.async_resolve(endpoint_.host, endpoint_.port, use_tuple) || limit.async_wait(use_tuple));
+        if (looked_up.index() == 1) {
+            error = "looking up the Graph host " + endpoint_.host + " took longer than graph.timeout";
+            co_return nullptr;
+        }
+        auto [rerr, endpoints] = std::get<0>(std::move(looked_up));
         if (rerr) {
             error = "cannot resolve the Graph host " + endpoint_.host + ": " + rerr.message();
             co_return nullptr;
@@ -146,6 +185,14 @@ private:
     void release(std::unique_ptr<Stream> stream, bool reusable) {
         if (reusable) idle_.push_back({std::move(stream), Clock::now()});
         else --open_;
+        wake_one();
+    }
+
+    void wake_one() {
+        if (waiters_.empty()) return;
+        auto* first = waiters_.front();
+        waiters_.erase(waiters_.begin());
+        first->cancel();
     }
 
     net::any_io_executor executor_;
@@ -154,6 +201,7 @@ private:
     std::unique_ptr<ssl::context> tls_;
     std::vector<Idle> idle_;
     std::size_t open_ = 0;
+    std::vector<net::steady_timer*> waiters_;   // sends waiting for a connection, first come first served
 };
 
 }  // namespace

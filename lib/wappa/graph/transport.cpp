@@ -5,11 +5,24 @@
 
 #include <rapidjson/document.h>
 
+#include <optional>
+
 namespace wappa::graph {
 namespace {
 
-bool is_rate_limit(std::int64_t code) { return code == 4 || code == 80007 || code == 130429 || code == 131048 || code == 131056; }
+using Kind = SendOutcome::Kind;
+using Scope = SendOutcome::Scope;
+
+std::optional<Scope> rate_limit_scope(std::int64_t code) {
+    switch (code) {
+        case 131056: return Scope::pair;
+        case 130429: case 131048: return Scope::sender;
+        case 80007: case 4: case 368: return Scope::tenant;
+        default: return std::nullopt;
+    }
+}
 bool is_transient(std::int64_t code) { return code == 1 || code == 2 || code == 131000 || code == 131016 || code == 133004 || code == 131057; }
+bool is_auth(std::int64_t code) { return code == 190 || code == 0; }
 
 }  // namespace
 
@@ -19,35 +32,51 @@ SendOutcome classify(int http_status, std::string_view body, config::Duration re
     rapidjson::Document doc;
     doc.Parse(body.data(), body.size());
     const bool json = !doc.HasParseError() && doc.IsObject();
-    if (http_status == 200 && json) {
-        const auto messages = doc.FindMember("messages");
-        if (messages != doc.MemberEnd() && messages->value.IsArray() && !messages->value.Empty() &&
-            messages->value[0].HasMember("id") && messages->value[0]["id"].IsString()) {
-            out.kind = SendOutcome::Kind::sent;
-            out.wamid = messages->value[0]["id"].GetString();
-            return out;
+    if (http_status == 200) {
+        if (json) {
+            const auto messages = doc.FindMember("messages");
+            if (messages != doc.MemberEnd() && messages->value.IsArray() && !messages->value.Empty() &&
+                messages->value[0].IsObject() && messages->value[0].HasMember("id") && messages->value[0]["id"].IsString()) {
+                out.kind = Kind::sent;
+                out.wamid = messages->value[0]["id"].GetString();
+                return out;
+            }
+            const auto success = doc.FindMember("success");
+            if (success != doc.MemberEnd() && success->value.IsBool() && success->value.GetBool()) {
+                out.kind = Kind::sent;   // mark_as_read answers {"success": true}
+                return out;
+            }
         }
-        const auto success = doc.FindMember("success");
-        if (success != doc.MemberEnd() && success->value.IsBool() && success->value.GetBool()) {
-            out.kind = SendOutcome::Kind::sent;   // mark_as_read answers {"success": true}
-            return out;
-        }
+        // Accepted, but the answer says nothing usable: the message may well be on its way.
+        out.kind = Kind::ambiguous;
+        out.code = 200;
+        out.error = "HTTP 200 without a message id in the answer";
+        return out;
     }
     out.code = http_status;
     out.error = "HTTP " + std::to_string(http_status);
-    bool transient_flag = false;
+    bool transient_flag = false, has_code = false;
     if (json) {
         const auto error = doc.FindMember("error");
         if (error != doc.MemberEnd() && error->value.IsObject()) {
             const auto& e = error->value;
-            if (e.HasMember("code") && e["code"].IsInt64()) out.code = e["code"].GetInt64();
+            if (e.HasMember("code") && e["code"].IsInt64()) out.code = e["code"].GetInt64(), has_code = true;
             if (e.HasMember("message") && e["message"].IsString()) out.error = e["message"].GetString();
             if (e.HasMember("is_transient") && e["is_transient"].IsBool()) transient_flag = e["is_transient"].GetBool();
         }
     }
-    if (is_rate_limit(out.code) || (http_status == 429 && out.code == 429)) out.kind = SendOutcome::Kind::rate_limited;
-    else if (is_transient(out.code) || transient_flag || (http_status >= 500 && out.code == http_status)) out.kind = SendOutcome::Kind::transient;
-    else out.kind = SendOutcome::Kind::permanent;
+    if (http_status == 401 || (has_code && is_auth(out.code))) {
+        out.kind = Kind::auth;
+    } else if (const auto scope = rate_limit_scope(out.code)) {
+        out.kind = Kind::rate_limited;
+        out.scope = *scope;
+    } else if (http_status == 429 && !has_code) {
+        out.kind = Kind::rate_limited;
+    } else if (is_transient(out.code) || transient_flag || (http_status >= 500 && !has_code)) {
+        out.kind = Kind::transient;
+    } else {
+        out.kind = Kind::permanent;
+    }
     return out;
 }
 

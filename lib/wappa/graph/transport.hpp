@@ -1,7 +1,7 @@
 #pragma once
 // Sending one request to the Graph API's /{phone_number_id}/messages edge, and what its answer
-// means for the queue (SPEC.md §9): sent, retry later, back off without spending an attempt, or
-// fail for good.
+// means for the queue: sent; never sent; sent or not, unknown; retry; back off without
+// spending an attempt; pause the tenant; or fail for good.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -14,12 +14,24 @@
 namespace wappa::graph {
 
 struct SendOutcome {
-    enum class Kind { sent, transient, rate_limited, permanent };
+    enum class Kind {
+        sent,
+        not_sent,       // the request certainly never left (no connection, a write that failed at once)
+        ambiguous,      // the request left and no usable answer came: it may have been delivered
+        transient,      // an error answer worth retrying as is
+        rate_limited,   // a throttling answer: wait (Retry-After, or a cool-down) for `scope`
+        auth,           // the access token was refused (code 190 or 0, HTTP 401)
+        permanent,
+    };
+    // What a throttling answer applies to: Meta's pair limit (131056), the sender number
+    // (130429, 131048), or the WABA and app (80007, 4, 368).
+    enum class Scope { pair, sender, tenant };
     Kind kind = Kind::transient;
     std::string wamid;
     std::int64_t code = 0;            // Graph error code; HTTP status when there is none
     std::string error;
     config::Duration retry_after{0};  // from Retry-After, when the server sent one
+    Scope scope = Scope::sender;
 };
 
 // Maps an HTTP answer to an outcome by Graph error code (the HTTP status is only a hint).

@@ -22,6 +22,15 @@ std::string escape_label(const std::string& v) {
     return out;
 }
 
+void append_labels(std::string& out, const std::vector<std::string>& names, const std::vector<std::string>& values) {
+    if (values.empty()) return;
+    out += '{';
+    for (std::size_t i = 0; i < values.size() && i < names.size(); ++i) {
+        out += (i ? "," : "") + names[i] + "=\"" + escape_label(values[i]) + "\"";
+    }
+    out += '}';
+}
+
 std::string number(double v) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.9g", v);
@@ -54,13 +63,7 @@ void Counter::render(std::string& out) const {
     if (values_.empty() && label_names_.empty()) out += name_ + " 0\n";
     for (const auto& [labels, value] : values_) {
         out += name_;
-        if (!labels.empty()) {
-            out += '{';
-            for (std::size_t i = 0; i < labels.size() && i < label_names_.size(); ++i) {
-                out += (i ? "," : "") + label_names_[i] + "=\"" + escape_label(labels[i]) + "\"";
-            }
-            out += '}';
-        }
+        append_labels(out, label_names_, labels);
         out += " " + std::to_string(value) + "\n";
     }
 }
@@ -105,6 +108,12 @@ void Registry::gauge(std::string name, std::string help, std::function<double()>
     gauges_.push_back({std::move(name), std::move(help), std::move(read)});
 }
 
+void Registry::gauge_family(std::string name, std::string help, std::vector<std::string> label_names,
+                            std::function<std::vector<Sample>()> read) {
+    std::lock_guard lock(mutex_);
+    families_.push_back({std::move(name), std::move(help), std::move(label_names), std::move(read)});
+}
+
 std::string Registry::render() const {
     std::lock_guard lock(mutex_);
     std::string out;
@@ -113,6 +122,14 @@ std::string Registry::render() const {
     for (const auto& g : gauges_) {
         header(out, g.name, g.help, "gauge");
         out += g.name + " " + number(g.read()) + "\n";
+    }
+    for (const auto& f : families_) {
+        header(out, f.name, f.help, "gauge");
+        for (const auto& sample : f.read()) {
+            out += f.name;
+            append_labels(out, f.label_names, sample.labels);
+            out += " " + number(sample.value) + "\n";
+        }
     }
     return out;
 }

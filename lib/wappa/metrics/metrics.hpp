@@ -62,11 +62,24 @@ struct Gauge {
     std::function<double()> read;
 };
 
+// Labelled values read when /metrics is scraped (per tenant...).
+struct Sample {
+    std::vector<std::string> labels;
+    double value = 0;
+};
+struct GaugeFamily {
+    std::string name, help;
+    std::vector<std::string> label_names;
+    std::function<std::vector<Sample>()> read;
+};
+
 class Registry {
 public:
     Counter& counter(std::string name, std::string help, std::vector<std::string> label_names = {});
     Histogram& histogram(std::string name, std::string help);
     void gauge(std::string name, std::string help, std::function<double()> read);
+    void gauge_family(std::string name, std::string help, std::vector<std::string> label_names,
+                      std::function<std::vector<Sample>()> read);
     std::string render() const;
 
 private:
@@ -74,6 +87,7 @@ private:
     std::vector<std::unique_ptr<Counter>> counters_;
     std::vector<std::unique_ptr<Histogram>> histograms_;
     std::vector<Gauge> gauges_;
+    std::vector<GaugeFamily> families_;
 };
 
 }  // namespace wappa::metrics

@@ -15,9 +15,9 @@ local ttl = ARGV[1]
 local added = 0
 for i = 2, #KEYS do
   local a = 2 + (i - 2) * 3
-  if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ttl) then
-    redis.call('XADD', KEYS[1], '*', 'event', ARGV[a])
-    if ARGV[a + 1] ~= '' then redis.call('PUBLISH', ARGV[a + 1], ARGV[a + 2]) end
+  if call('SET', KEYS[i], '1', 'NX', 'EX', ttl) then
+    call('XADD', KEYS[1], '*', 'event', ARGV[a])
+    if ARGV[a + 1] ~= '' then call('PUBLISH', ARGV[a + 1], ARGV[a + 2]) end
     added = added + 1
   end
 end

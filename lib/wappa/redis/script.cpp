@@ -1,6 +1,7 @@
 #include "wappa/redis/script.hpp"
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 
 namespace wappa::redis {
@@ -49,16 +50,51 @@ Command script_command(const char* verb, const std::string& body, const ScriptCa
     return c;
 }
 
+constexpr std::string_view production_guard = "local call = redis.call\n";
+
+// Raises an error when a command names a key the script did not declare in KEYS.
+constexpr std::string_view checking_guard = R"lua(local call
+do
+  local declared = {}
+  for _, k in ipairs(KEYS) do declared[k] = true end
+  local keyless = {TIME = true, PUBLISH = true}
+  local every_argument = {DEL = true, UNLINK = true, EXISTS = true, MGET = true, TOUCH = true}
+  local function check(name, key)
+    if not declared[key] then error('wappa key guard: ' .. name .. ' of the undeclared key ' .. tostring(key)) end
+  end
+  call = function(command, ...)
+    local name = string.upper(command)
+    if every_argument[name] then
+      for i = 1, select('#', ...) do check(name, (select(i, ...))) end
+    elseif not keyless[name] then
+      check(name, (select(1, ...)))
+    end
+    return redis.call(command, ...)
+  end
+end
+)lua";
+
+std::atomic<bool> checking{false};
+
 }  // namespace
+
+std::string sha1_hex(std::string_view data) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char b : sha1_of(data)) {
+        out += hex[b >> 4];
+        out += hex[b & 0xf];
+    }
+    return out;
+}
+
+void Script::check_declared_keys() { checking = true; }
 
 void Script::prepare() const {
     std::call_once(prepared_, [this] {
-        if (!ready_) source_ = std::string(prelude_) + body_;
-        static constexpr char hex[] = "0123456789abcdef";
-        for (unsigned char b : sha1_of(source_)) {
-            sha1_ += hex[b >> 4];
-            sha1_ += hex[b & 0xf];
-        }
+        source_.reserve(checking_guard.size() + prelude_.size() + body_.size() + 1);
+        source_.append(checking ? checking_guard : production_guard).append(prelude_).append("\n").append(body_);
+        sha1_ = sha1_hex(source_);
     });
 }
 

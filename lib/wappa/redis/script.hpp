@@ -3,31 +3,42 @@
 // (after a restart or SCRIPT FLUSH), so callers never handle NOSCRIPT.
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "wappa/redis/client.hpp"
 
 namespace wappa::redis {
 
+// A script's keys all arrive in KEYS (so that it runs unchanged on Redis Cluster, where a
+// script may only touch the keys it declares) and every key it touches goes through the local
+// `call`, which the key guard defines in front of its text: redis.call in production, and in the
+// tests a version that raises an error for any key not in KEYS (check_declared_keys()).
 class Script {
 public:
-    explicit Script(std::string source) : source_(std::move(source)), ready_(true) {}
     // From static text, joined on first use: a process builds and hashes only the scripts it
     // runs (a one-shot command runs one), and none at start.
-    Script(const char* prelude, const char* body) : prelude_(prelude), body_(body) {}
+    Script(std::string_view prelude, std::string_view body) : prelude_(prelude), body_(body) {}
+    explicit Script(std::string body) : owned_(std::move(body)), body_(owned_) {}
     const std::string& source() const;
     const std::string& sha1() const;
+
+    // Tests: every script built from now on refuses undeclared keys. Call before any script runs.
+    static void check_declared_keys();
 
 private:
     void prepare() const;
 
-    const char* prelude_ = "";
-    const char* body_ = "";
+    std::string owned_;
+    std::string_view prelude_;
+    std::string_view body_;
     mutable std::string source_;
-    mutable bool ready_ = false;
     mutable std::once_flag prepared_;
     mutable std::string sha1_;
 };
+
+// SHA-1 in hex, as Redis names scripts.
+std::string sha1_hex(std::string_view data);
 
 // Views: what they point at must outlive run_script().
 struct ScriptCall {

@@ -112,8 +112,9 @@ struct Builder {
             n.data.push_back({"error_title", s.errors.front().title});
         }
         if (!s.biz_opaque_callback_data.empty()) n.data.push_back({"biz_opaque_callback_data", s.biz_opaque_callback_data});
-        batch.statuses.push_back({s.biz_opaque_callback_data, s.id, s.status, s.errors.empty() ? std::string() : std::to_string(s.errors.front().code),
-                                  s.errors.empty() ? std::string() : s.errors.front().title});
+        batch.statuses[tenant.id].push_back({s.biz_opaque_callback_data, s.id, s.status,
+                                             s.errors.empty() ? std::string() : std::to_string(s.errors.front().code),
+                                             s.errors.empty() ? std::string() : s.errors.front().title});
         add(tenant, dedup_id, std::move(entry), "status:" + (s.status.empty() ? std::string("unknown") : s.status),
             config.pubsub.publish_status ? &n : nullptr);
     }

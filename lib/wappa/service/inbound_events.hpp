@@ -2,6 +2,7 @@
 // Turns a parsed webhook into queue events: one per message, status, error report and other
 // subscribed field, each with its dedup id, stream entry and notification. Pure logic, no I/O.
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,8 @@ struct InboundBatch {
     std::vector<queue::InboundEvent> events;
     std::vector<std::string> event_types;        // per event: "message:text", "status:read", ...
     std::vector<std::string> unknown_numbers;    // phone_number_ids no tenant accepts (one per change)
-    std::vector<queue::StatusReport> statuses;   // for the outbound queue: our messages' fate
+    // For the outbound queue, per tenant the webhook came in for: our messages' fate.
+    std::map<std::string, std::vector<queue::StatusReport>> statuses;
 };
 
 // `accepts` says whether the request's signature authorises events for a tenant.

@@ -15,6 +15,10 @@ queue::OutboundSettings outbound_settings(const config::Config& config) {
     s.backoff_base = config.outbound.backoff_base;
     s.backoff_max = config.outbound.backoff_max;
     s.retry_ambiguous = config.outbound.on_ambiguous == "retry";
+    s.ambiguous_wait = config.outbound.ambiguous_wait;
+    s.pause_probe = config.outbound.pause_probe;
+    s.cooldown_base = config.outbound.cooldown_base;
+    s.cooldown_max = config.outbound.cooldown_max;
     s.rate_global = config.outbound.rate_global.per_second;
     s.retention = config.outbound.retention;
     s.failed_max = config.outbound.failed_max;
@@ -46,7 +50,6 @@ std::variant<queue::EnqueueRequest, whatsapp::JobError> make_enqueue_request(con
     r.to_number = job.to_number;
     r.type = job.type;
     r.graph_body = whatsapp::build_graph_body(job, job.message_id);
-    r.rate_per_number = tenant->rate_per_number.value_or(config.outbound.rate_per_number).per_second;
     r.rate_per_recipient = tenant->rate_per_recipient.value_or(config.outbound.rate_per_recipient).per_second;
     r.burst_per_recipient = tenant->burst_per_recipient.value_or(config.outbound.burst_per_recipient);
     if (job.type == "mark_as_read") {

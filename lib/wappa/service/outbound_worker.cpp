@@ -8,131 +8,408 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
+#include <chrono>
+#include <limits>
+
 #include "wappa/graph/transport.hpp"
 #include "wappa/queue/outbound_queue.hpp"
 #include "wappa/service/worker_metrics.hpp"
 
 namespace wappa::service {
+namespace {
 
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+constexpr std::int64_t never = std::numeric_limits<std::int64_t>::max();
+// How long a claim of a lane is put off after Redis refused it.
+constexpr std::int64_t claim_retry_ms = 250;
+// The most messages one claim takes (one script call).
+constexpr std::size_t max_per_claim = 256;
+// How often the upkeep looks for a message left `sending` without a lease.
+constexpr std::int64_t repair_every_ms = 60'000;
+
+std::int64_t system_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Outside the coroutines: GCC 12 cannot hold braced lists of literals in a coroutine frame.
+void count_send(WorkerMetrics& m, std::string_view outcome, std::int64_t code) { m.sends.inc({outcome, std::to_string(code)}); }
+void count_throttle(WorkerMetrics& m, std::int64_t code, std::string_view scope) { m.rate_limited.inc({std::to_string(code), scope}); }
+void count_unrecorded(WorkerMetrics& m, std::string_view reason) { m.unrecorded.inc({reason}); }
+void count_upkeep(WorkerMetrics& m, std::string_view action, std::int64_t n) {
+    if (n > 0) m.sweeps.inc({action}, static_cast<std::uint64_t>(n));
+}
+
+std::string_view scope_name(graph::SendOutcome::Scope s) {
+    return s == graph::SendOutcome::Scope::pair ? "pair" : s == graph::SendOutcome::Scope::sender ? "sender" : "tenant";
+}
+
+queue::ThrottleScope scope_of(graph::SendOutcome::Scope s) {
+    return s == graph::SendOutcome::Scope::pair ? queue::ThrottleScope::pair
+           : s == graph::SendOutcome::Scope::sender ? queue::ThrottleScope::sender : queue::ThrottleScope::tenant;
+}
+
+// GCC 12 mishandles a coroutine parameter of this class type passed directly (a bad free when
+// the frame is destroyed); wrapped in a struct it is copied into the frame correctly.
 struct ClaimHolder {
     queue::Claim claim;
 };
 
-namespace {
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
-
-// Outside the coroutines: GCC 12 cannot hold braced lists of literals in a coroutine frame.
-void count_send(WorkerMetrics& m, std::string_view outcome, std::int64_t code) {
-    const auto code_text = std::to_string(code);
-    m.sends.inc({outcome, code_text});
-    if (outcome == "deferred") m.rate_limited.inc({code_text});
-}
-void count_unrecorded(WorkerMetrics& m, std::string_view reason) { m.unrecorded.inc({reason}); }
-
-Task<void> sleep_for(std::chrono::milliseconds d) {
-    net::steady_timer timer(co_await net::this_coro::executor, d);
-    co_await timer.async_wait(use_tuple);
-}
 }  // namespace
+
+struct OutboundWorker::State {
+    struct LaneState {
+        queue::Lane lane;
+        double rate = 0;               // the sender's messages per second (0 = none)
+        std::int64_t due = 0;          // queue clock, ms; `never` when nothing is queued
+        bool claiming = false;
+    };
+    struct TenantState {
+        std::string id;
+        std::int64_t upkeep_due = 0;
+        std::int64_t repair_due = 0;
+        bool sweeping = false;
+        bool list_senders = true;
+        bool listing = false;
+    };
+
+    State(const config::Config& c, queue::OutboundQueue& q, graph::Transport& t, std::size_t n, WorkerMetrics& m)
+        : config(c), queue(q), transport(t), concurrency(std::max<std::size_t>(1, n)), metrics(m) {}
+
+    const config::Config& config;
+    queue::OutboundQueue& queue;
+    graph::Transport& transport;
+    std::size_t concurrency;
+    WorkerMetrics& metrics;
+    WorkerStats stats;
+
+    std::vector<LaneState> lanes;
+    std::vector<TenantState> tenants;
+    std::size_t in_flight = 0;        // sends running
+    std::size_t reserved = 0;         // slots held by claims not yet answered
+    std::size_t next_lane = 0;        // where the next round of claims starts (fairness)
+    std::int64_t clock_offset = 0;    // the queue's clock minus this host's, as last seen
+    std::int64_t global_due = 0;      // the global rate allows the next send then
+    std::int64_t upkeep_interval = 5'000;
+    bool stopping = false;
+    std::unique_ptr<net::steady_timer> signal;   // the scheduler sleeps on it; cancel() wakes it
+    bool poked = false;                          // something changed since the last round
+
+    std::int64_t now() const { return system_ms() + clock_offset; }
+    void saw_queue_clock(std::int64_t queue_now) {
+        if (queue_now > 0) clock_offset = queue_now - system_ms();
+    }
+    void poke() {
+        poked = true;
+        if (signal) signal->cancel();
+    }
+
+    std::size_t lane_index(const std::string& tenant, const std::string& sender) {
+        for (std::size_t i = 0; i < lanes.size(); ++i) {
+            if (lanes[i].lane.tenant == tenant && lanes[i].lane.sender == sender) return i;
+        }
+        const auto* t = config.find_tenant(tenant);
+        const auto rate = t ? t->rate_per_number.value_or(config.outbound.rate_per_number).per_second : 0;
+        lanes.push_back({{tenant, sender}, rate, 0, false});
+        return lanes.size() - 1;
+    }
+
+    std::vector<std::string> senders_of(const std::string& tenant) const {
+        std::vector<std::string> out;
+        for (const auto& l : lanes) {
+            if (l.lane.tenant == tenant) out.push_back(l.lane.sender);
+        }
+        return out;
+    }
+
+    Task<void> list_senders(std::size_t t);
+    Task<void> upkeep(std::size_t t);
+    Task<void> claim(std::size_t index, std::size_t slots);
+    Task<void> process(ClaimHolder holder);
+    void schedule();
+};
+
+Task<void> OutboundWorker::State::list_senders(std::size_t t) {
+    const auto tenant = tenants[t].id;
+    auto senders = co_await queue.senders(tenant);
+    tenants[t].listing = false;
+    if (!senders) {
+        spdlog::warn("listing the senders of tenant {} failed (retried): {}", tenant, senders.error().message);
+        poke();
+        co_return;
+    }
+    tenants[t].list_senders = false;
+    for (const auto& s : senders.value()) lane_index(tenant, s);
+    poke();
+}
+
+Task<void> OutboundWorker::State::upkeep(std::size_t t) {
+    const auto tenant = tenants[t].id;
+    const bool repair = now() >= tenants[t].repair_due;
+    auto result = co_await queue.sweep(tenant, senders_of(tenant), repair);
+    auto& ts = tenants[t];
+    ts.sweeping = false;
+    if (!result) {
+        spdlog::error("queue upkeep of tenant {} failed (retried in 1s): {}", tenant, result.error().message);
+        ts.upkeep_due = now() + 1000;
+        poke();
+        co_return;
+    }
+    const auto& r = result.value();
+    saw_queue_clock(r.now);
+    if (repair) ts.repair_due = r.now + repair_every_ms;
+    // Also on a timer: another worker's leases can expire without anything telling us.
+    ts.upkeep_due = std::min(r.next_due > 0 ? r.next_due : never, r.now + upkeep_interval);
+    if (r.missing_sender) ts.list_senders = true;
+    count_upkeep(metrics, "expired", r.expired);
+    count_upkeep(metrics, "dropped", r.dropped);
+    count_upkeep(metrics, "leases_expired", r.leases_expired);
+    count_upkeep(metrics, "unknown_settled", r.unknown_settled);
+    count_upkeep(metrics, "repaired", r.repaired);
+    if (r.leases_expired > 0) {
+        spdlog::warn("{} lease(s) of tenant {} expired while sending (a worker died or hung): outcome unknown, waiting for status "
+                     "webhooks", r.leases_expired, tenant);
+    }
+    if (r.unknown_settled > 0) {
+        spdlog::warn("{} send(s) of unknown outcome of tenant {} got no status webhook within outbound.ambiguous_wait: {}",
+                     r.unknown_settled, tenant, config.outbound.on_ambiguous == "retry" ? "queued again" : "failed");
+    }
+    if (r.repaired > 0) spdlog::warn("{} message(s) of tenant {} were left sending without a lease: repaired", r.repaired, tenant);
+    poke();
+}
+
+Task<void> OutboundWorker::State::claim(std::size_t index, std::size_t slots) {
+    const auto lane = lanes[index].lane;
+    const auto rate = lanes[index].rate;
+    std::size_t granted = slots;
+    if (config.outbound.rate_global.per_second > 0) {
+        std::int64_t next_allowed = 0;
+        auto taken = co_await queue.take_global(slots, next_allowed);
+        granted = taken ? taken.value() : 0;
+        if (granted == 0) {
+            global_due = taken ? next_allowed : now() + claim_retry_ms;
+            reserved -= slots;
+            lanes[index].claiming = false;
+            poke();
+            co_return;
+        }
+    }
+    auto result = co_await queue.claim(lane, granted, rate);
+    reserved -= slots;
+    auto& state = lanes[index];
+    state.claiming = false;
+    if (!result) {
+        metrics.claim_errors.inc({});
+        spdlog::error("claiming messages of tenant {} sender {} failed: {}", lane.tenant, lane.sender, result.error().message);
+        state.due = now() + claim_retry_ms;
+        if (granted > 0) co_await queue.give_back_global(granted);
+        poke();
+        co_return;
+    }
+    auto& claimed = result.value();
+    saw_queue_clock(claimed.now);
+    state.due = claimed.next_due > 0 ? claimed.next_due : never;
+    if (claimed.claims.size() < granted) co_await queue.give_back_global(granted - claimed.claims.size());
+    auto executor = co_await net::this_coro::executor;
+    for (auto& c : claimed.claims) {
+        ++in_flight;
+        net::co_spawn(executor, process(ClaimHolder{std::move(c)}), net::detached);
+    }
+    metrics.busy = static_cast<double>(in_flight);
+    poke();
+}
+
+Task<void> OutboundWorker::State::process(ClaimHolder holder) {
+    const auto& claim = holder.claim;
+    const auto* tenant = config.find_tenant(claim.tenant);
+    // (A conditional expression's temporary inside a co_await statement is freed twice by GCC 12.)
+    std::string access_token;
+    if (tenant != nullptr) access_token = tenant->access_token;
+    const auto started = std::chrono::steady_clock::now();
+    const auto outcome = co_await transport.send(claim.sender, access_token, claim.graph_body);
+    metrics.send_latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    using Kind = graph::SendOutcome::Kind;
+    Result<queue::Recorded> recorded = queue::Recorded::recorded;
+    switch (outcome.kind) {
+        case Kind::sent:
+            recorded = co_await queue.mark_sent(claim, outcome.wamid);
+            ++stats.sent;
+            count_send(metrics, "sent", 0);
+            if (recorded && recorded.value() == queue::Recorded::resumed_tenant) {
+                spdlog::warn("tenant {} resumed: a probe send was accepted, its messages are being sent again", claim.tenant);
+                for (auto& l : lanes) {
+                    if (l.lane.tenant == claim.tenant) l.due = 0;   // no need to wait for the next probe time
+                }
+            }
+            break;
+        case Kind::not_sent:
+            recorded = co_await queue.not_sent(claim, outcome.error);
+            ++stats.not_sent;
+            count_send(metrics, "not_sent", 0);
+            spdlog::warn("send not made (no attempt spent, retried) tenant={} message_id={}: {}", claim.tenant, claim.message_id,
+                         outcome.error);
+            break;
+        case Kind::ambiguous:
+            recorded = co_await queue.unknown(claim, outcome.code, outcome.error);
+            ++stats.unknown;
+            count_send(metrics, "unknown", outcome.code);
+            spdlog::warn("send of unknown outcome tenant={} message_id={}: {} (waiting for its status webhook)", claim.tenant,
+                         claim.message_id, outcome.error);
+            break;
+        case Kind::transient:
+            recorded = co_await queue.retry(claim, outcome.code, outcome.error, outcome.retry_after);
+            ++stats.retried;
+            count_send(metrics, "retry", outcome.code);
+            spdlog::info("send will be retried tenant={} message_id={} attempt={} code={} error={}", claim.tenant, claim.message_id,
+                         claim.attempt, outcome.code, outcome.error);
+            break;
+        case Kind::rate_limited:
+            recorded = co_await queue.throttle(claim, scope_of(outcome.scope), outcome.code, outcome.error, outcome.retry_after);
+            ++stats.throttled;
+            count_send(metrics, "throttled", outcome.code);
+            count_throttle(metrics, outcome.code, scope_name(outcome.scope));
+            spdlog::info("throttled by the Graph API tenant={} message_id={} code={} scope={}: {}", claim.tenant, claim.message_id,
+                         outcome.code, scope_name(outcome.scope), outcome.error);
+            break;
+        case Kind::auth:
+            recorded = co_await queue.pause(claim, outcome.code, outcome.error);
+            ++stats.paused;
+            count_send(metrics, "paused", outcome.code);
+            if (recorded && recorded.value() == queue::Recorded::paused_tenant) {
+                spdlog::error("tenant {} PAUSED: the Graph API refused its access token (code {}: {}); its messages stay queued, "
+                              "one probe send every {}", claim.tenant, outcome.code, outcome.error,
+                              config::format_duration(config.outbound.pause_probe));
+            }
+            break;
+        case Kind::permanent:
+            recorded = co_await queue.fail(claim, outcome.code, outcome.error);
+            ++stats.failed;
+            count_send(metrics, "failed", outcome.code);
+            spdlog::warn("message failed permanently tenant={} message_id={} code={} error={}", claim.tenant, claim.message_id,
+                         outcome.code, outcome.error);
+            break;
+    }
+    if (!recorded) {
+        // The lease runs out and the upkeep treats the outcome as unknown; nothing is lost.
+        count_unrecorded(metrics, "redis");
+        spdlog::error("could not record the outcome of tenant={} message_id={}: {}", claim.tenant, claim.message_id,
+                      recorded.error().message);
+    } else if (recorded.value() == queue::Recorded::fenced) {
+        count_unrecorded(metrics, "fenced");
+        spdlog::warn("outcome of tenant={} message_id={} not recorded: its lease was taken over (fenced)", claim.tenant,
+                     claim.message_id);
+    }
+    --in_flight;
+    metrics.busy = static_cast<double>(in_flight);
+    poke();
+}
+
+// One round of the scheduler: starts what is due, and sets the signal to wake at the next due time.
+void OutboundWorker::State::schedule() {
+    auto executor = signal->get_executor();
+    const auto current = now();
+    std::int64_t wake_at = never;
+    for (std::size_t t = 0; t < tenants.size(); ++t) {
+        auto& ts = tenants[t];
+        if (ts.list_senders && !ts.listing) {
+            ts.listing = true;
+            net::co_spawn(executor, list_senders(t), net::detached);
+        }
+        if (!ts.sweeping && ts.upkeep_due <= current) {
+            ts.sweeping = true;
+            net::co_spawn(executor, upkeep(t), net::detached);
+        }
+        if (!ts.sweeping) wake_at = std::min(wake_at, ts.upkeep_due);
+    }
+    const std::size_t busy = in_flight + reserved;
+    std::size_t free = busy < concurrency ? concurrency - busy : 0;
+    if (free > 0 && global_due <= current) {
+        std::vector<std::size_t> due;
+        for (std::size_t k = 0; k < lanes.size(); ++k) {
+            const auto i = (next_lane + k) % lanes.size();
+            if (!lanes[i].claiming && lanes[i].due <= current) due.push_back(i);
+        }
+        if (!due.empty()) next_lane = (next_lane + 1) % lanes.size();
+        // Fair shares: every due lane gets a part of the free slots.
+        const auto share = std::max<std::size_t>(1, std::min(max_per_claim, free / std::max<std::size_t>(1, due.size())));
+        for (const auto i : due) {
+            if (free == 0) break;
+            const auto n = std::min(share, free);
+            lanes[i].claiming = true;
+            reserved += n;
+            free -= n;
+            net::co_spawn(executor, claim(i, n), net::detached);
+        }
+    }
+    if (free > 0) {
+        for (const auto& l : lanes) {
+            if (!l.claiming) wake_at = std::min(wake_at, std::max(l.due, global_due));
+        }
+    }
+    // A bounded sleep all the same: a wake lost with a dropped subscription costs at most this.
+    const auto sleep = std::clamp<std::int64_t>(wake_at == never ? 10'000 : wake_at - current, 0, 10'000);
+    signal->expires_after(std::chrono::milliseconds(sleep));
+}
 
 OutboundWorker::OutboundWorker(const config::Config& config, queue::OutboundQueue& queue, graph::Transport& transport,
                                std::size_t concurrency, WorkerMetrics& metrics)
-    : config_(config), queue_(queue), transport_(transport), concurrency_(std::max<std::size_t>(1, concurrency)), metrics_(metrics) {}
+    : state_(std::make_unique<State>(config, queue, transport, concurrency, metrics)) {
+    auto& s = *state_;
+    s.upkeep_interval = std::clamp<std::int64_t>(config.outbound.visibility_timeout.count() / 2, 100, 5'000);
+    for (const auto& t : config.tenants) {
+        s.tenants.push_back({t.id, 0, 0, false, true, false});
+        s.lane_index(t.id, t.phone_number_id);
+    }
+}
 
-Task<void> OutboundWorker::process(ClaimHolder holder) {
-    const auto& claim = holder.claim;
-    const auto* tenant = config_.find_tenant(claim.tenant);
-    Result<bool> recorded = false;
-    if (tenant == nullptr) {
-        recorded = co_await queue_.fail(claim, 0, "tenant '" + claim.tenant + "' is not configured");
-        ++stats_.failed;
-        count_send(metrics_, "failed", 0);
-    } else {
-        const auto started = std::chrono::steady_clock::now();
-        const auto outcome = co_await transport_.send(claim.phone_number_id, tenant->access_token, claim.graph_body);
-        metrics_.send_latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-        using Kind = graph::SendOutcome::Kind;
-        switch (outcome.kind) {
-            case Kind::sent:
-                recorded = co_await queue_.mark_sent(claim, outcome.wamid);
-                ++stats_.sent;
-                count_send(metrics_, "sent", 0);
-                break;
-            case Kind::transient:
-                recorded = co_await queue_.retry(claim, outcome.code, outcome.error, outcome.retry_after);
-                ++stats_.retried;
-                count_send(metrics_, "retry", outcome.code);
-                spdlog::info("send will be retried message_id={} code={} error={}", claim.message_id, outcome.code, outcome.error);
-                break;
-            case Kind::rate_limited: {
-                // Back off without spending an attempt: Retry-After, else 4^attempt seconds, capped.
-                auto delay = outcome.retry_after;
-                if (delay.count() == 0) delay = config::Duration(std::min<std::int64_t>(60'000, 1000LL << (2 * std::min<std::int64_t>(claim.attempts - 1, 5))));
-                recorded = co_await queue_.defer(claim, delay, outcome.code, outcome.error);
-                ++stats_.deferred;
-                count_send(metrics_, "deferred", outcome.code);
-                        break;
-            }
-            case Kind::permanent:
-                recorded = co_await queue_.fail(claim, outcome.code, outcome.error);
-                ++stats_.failed;
-                count_send(metrics_, "failed", outcome.code);
-                spdlog::warn("message failed permanently message_id={} code={} error={}", claim.message_id, outcome.code, outcome.error);
-                break;
-        }
+OutboundWorker::~OutboundWorker() = default;
+
+const WorkerStats& OutboundWorker::stats() const { return state_->stats; }
+
+void OutboundWorker::stop() {
+    state_->stopping = true;
+    state_->poke();
+}
+
+void OutboundWorker::wake(std::string_view payload) {
+    auto& s = *state_;
+    const auto a = payload.find('\x1f');
+    const auto b = a == std::string_view::npos ? a : payload.find('\x1f', a + 1);
+    if (b == std::string_view::npos) return;
+    const std::string tenant(payload.substr(0, a)), sender(payload.substr(a + 1, b - a - 1));
+    if (s.config.find_tenant(tenant) == nullptr) return;   // not ours to send
+    const std::int64_t at = std::atoll(std::string(payload.substr(b + 1)).c_str());
+    auto& lane = s.lanes[s.lane_index(tenant, sender)];
+    lane.due = std::min(lane.due, at);
+    s.poke();
+}
+
+void OutboundWorker::resync() {
+    auto& s = *state_;
+    for (auto& l : s.lanes) l.due = 0;
+    for (auto& t : s.tenants) {
+        t.list_senders = true;
+        t.upkeep_due = 0;
     }
-    if (!recorded) {
-        // The lease runs out and the ambiguous-outcome policy decides; nothing is lost.
-        count_unrecorded(metrics_, "redis");
-        spdlog::error("could not record the outcome of message_id={}: {}", claim.message_id, recorded.error().message);
-    } else if (!recorded.value()) {
-        count_unrecorded(metrics_, "fenced");
-        spdlog::warn("outcome of message_id={} not recorded: its lease was taken over (fenced)", claim.message_id);
-    }
-    metrics_.busy = static_cast<double>(in_flight_ - 1);
-    --in_flight_;
+    s.poke();
 }
 
 Task<void> OutboundWorker::run(config::Duration grace) {
-    auto executor = co_await net::this_coro::executor;
-    while (!stopping_) {
-        if (in_flight_ >= concurrency_) {
-            co_await sleep_for(std::chrono::milliseconds(1));
-            continue;
-        }
-        auto claims = co_await queue_.claim(concurrency_ - in_flight_);
-        if (!claims) {
-            metrics_.claim_errors.inc({});
-            spdlog::error("claiming outbound messages failed: {}", claims.error().message);
-            co_await sleep_for(std::chrono::milliseconds(250));
-            continue;
-        }
-        for (auto& c : claims.value()) {
-            ++in_flight_;
-            metrics_.busy = static_cast<double>(in_flight_);
-            net::co_spawn(executor, process(ClaimHolder{std::move(c)}), net::detached);
-        }
-        if (claims->empty()) co_await sleep_for(std::chrono::milliseconds(10));
+    auto& s = *state_;
+    s.signal = std::make_unique<net::steady_timer>(co_await net::this_coro::executor);
+    while (!s.stopping) {
+        s.poked = false;
+        s.schedule();
+        if (!s.poked) co_await s.signal->async_wait(use_tuple);
     }
+    // Stopping: no new claims; the sends in flight (and claims being answered) finish.
     const auto deadline = std::chrono::steady_clock::now() + grace;
-    while (in_flight_ > 0 && std::chrono::steady_clock::now() < deadline) co_await sleep_for(std::chrono::milliseconds(5));
-    if (in_flight_ > 0) spdlog::warn("{} send(s) still in flight after the grace period: their leases will expire", in_flight_);
-}
-
-Task<void> refresh_queue_depths(queue::OutboundQueue& queue, WorkerMetrics& metrics, const bool& stop, config::Duration period) {
-    auto next = std::chrono::steady_clock::now();
-    while (!stop) {
-        if (std::chrono::steady_clock::now() >= next) {
-            if (auto s = co_await queue.stats()) {
-                metrics.queued = static_cast<double>(s->queued);
-                metrics.delayed = static_cast<double>(s->delayed);
-                metrics.in_flight = static_cast<double>(s->in_flight);
-                metrics.failed = static_cast<double>(s->failed);
-            }
-            next = std::chrono::steady_clock::now() + period;
-        }
-        co_await sleep_for(std::chrono::milliseconds(100));   // short, so that a stop is seen quickly
+    while (s.in_flight + s.reserved > 0 && std::chrono::steady_clock::now() < deadline) {
+        s.signal->expires_at(deadline);
+        co_await s.signal->async_wait(use_tuple);
     }
+    if (s.in_flight > 0) spdlog::warn("{} send(s) still in flight after the grace period: their leases will expire", s.in_flight);
+    s.signal.reset();
 }
 
 }  // namespace wappa::service

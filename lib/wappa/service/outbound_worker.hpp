@@ -1,7 +1,11 @@
 #pragma once
-// The outbound worker: claims due messages from the queue, sends each through the Graph
-// transport, and records the outcome (sent, retried, deferred or failed).
+// The outbound worker: claims due messages lane by lane (a lane is one sender of one tenant),
+// sends each through the Graph transport, and records the outcome. It sleeps until the
+// earliest time a lane or a tenant's upkeep is due, or until the queue wakes it (a lane got
+// earlier work: `wake`), never polling an idle queue.
 #include <cstddef>
+#include <memory>
+#include <string_view>
 
 #include "wappa/config/config.hpp"
 #include "wappa/core/asio.hpp"
@@ -15,34 +19,30 @@ class Transport;
 
 namespace wappa::service {
 
+struct WorkerMetrics;
+
 struct WorkerStats {
-    std::size_t sent = 0, retried = 0, deferred = 0, failed = 0;
+    std::size_t sent = 0, retried = 0, not_sent = 0, unknown = 0, throttled = 0, paused = 0, failed = 0;
 };
 
 class OutboundWorker {
 public:
     OutboundWorker(const config::Config& config, queue::OutboundQueue& queue, graph::Transport& transport,
-                   std::size_t concurrency, struct WorkerMetrics& metrics);
+                   std::size_t concurrency, WorkerMetrics& metrics);
+    ~OutboundWorker();
 
-    // Runs until stop() is called; then lets the sends in flight finish, up to `grace`.
+    // Runs until stop(); then lets the sends in flight finish, up to `grace`.
     Task<void> run(config::Duration grace);
-    void stop() { stopping_ = true; }
-    const WorkerStats& stats() const { return stats_; }
+    void stop();
+    // A wake from the queue: "tenant\x1fsender\x1fat" (the lane has work at `at`, ms).
+    void wake(std::string_view payload);
+    // Wakes may have been missed (the subscription was lost): every lane and upkeep is due.
+    void resync();
+    const WorkerStats& stats() const;
 
 private:
-    Task<void> process(struct ClaimHolder holder);
-
-    const config::Config& config_;
-    queue::OutboundQueue& queue_;
-    graph::Transport& transport_;
-    std::size_t concurrency_;
-    std::size_t in_flight_ = 0;
-    bool stopping_ = false;
-    WorkerStats stats_;
-    WorkerMetrics& metrics_;
+    struct State;
+    std::unique_ptr<State> state_;
 };
-
-// Copies the queue's depths into the metrics every `period`, until `stop` is set.
-Task<void> refresh_queue_depths(queue::OutboundQueue& queue, WorkerMetrics& metrics, const bool& stop, config::Duration period);
 
 }  // namespace wappa::service

@@ -5,7 +5,9 @@
 #include "wappa/core/json.hpp"
 #include "wappa/metrics/metrics.hpp"
 #include "wappa/redis/client.hpp"
+#include "wappa/service/health.hpp"
 #include "wappa/service/message_api.hpp"
+#include "wappa/service/queue_gauges.hpp"
 #include "wappa/service/outbound_admin.hpp"
 #include "wappa/service/serve_metrics.hpp"
 #include "wappa/service/webhook_intake.hpp"
@@ -32,6 +34,8 @@ Task<http::Response> health(ServeContext& ctx) {
     const bool worker_down = ctx.worker_running != nullptr && !ctx.worker_running->load();
     body += ",\"outbound_worker\":{\"status\":";
     body += ctx.worker_running == nullptr ? "\"not_in_this_process\"}" : worker_down ? "\"not_running\"}" : "\"running\"}";
+    // A paused tenant is reported, not a reason for 503: serve takes webhooks all the same.
+    if (ctx.gauges != nullptr) body += ",\"tenants\":" + tenants_health_json(ctx.gauges->snapshot());
     body += "}}";
     co_return http::Response::json(redis_up && !worker_down ? 200 : 503, std::move(body));
 }

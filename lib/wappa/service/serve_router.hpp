@@ -17,6 +17,7 @@ namespace wappa::service {
 class WebhookIntake;
 class MessageApi;
 class AdminApi;
+class QueueGauges;
 struct ServeMetrics;
 
 struct ServeContext {
@@ -29,6 +30,8 @@ struct ServeContext {
     const metrics::Registry& registry;
     // With --with-worker: whether the in-process outbound worker runs (null without one).
     const std::atomic<bool>* worker_running = nullptr;
+    // The outbound queue's last figures (paused tenants for health).
+    const QueueGauges* gauges = nullptr;
 };
 
 http::Handler make_serve_handler(ServeContext context);

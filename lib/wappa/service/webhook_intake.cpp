@@ -97,8 +97,10 @@ Task<http::Response> WebhookIntake::receive(const http::Request& request, std::o
     }
     // Our sent messages' fate (and the resolution of sends whose outcome was unknown). Applying
     // a status twice changes nothing, so a failure here is answered 503 for Meta to retry.
-    if (!batch.statuses.empty()) {
-        auto applied = co_await outbound_.apply_statuses(batch.statuses);
+    // Each tenant's statuses change that tenant's messages only: the tenant the webhook's phone
+    // number belongs to, whatever the status names.
+    for (const auto& [tenant, statuses] : batch.statuses) {
+        auto applied = co_await outbound_.apply_statuses(tenant, statuses);
         if (!applied) {
             metrics_.redis_errors.inc({"outbound_status"});
             spdlog::error("webhook not acknowledged (Meta will retry): statuses not applied: {}", applied.error().message);

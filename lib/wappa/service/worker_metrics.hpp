@@ -9,13 +9,12 @@ namespace wappa::service {
 struct WorkerMetrics {
     explicit WorkerMetrics(metrics::Registry& registry);
 
-    metrics::Counter& sends;              // outcome (sent|retry|deferred|failed), code
-    metrics::Counter& rate_limited;       // code: Meta's rate-limit answers (rescheduled, no attempt spent)
-    metrics::Counter& unrecorded;         // outcomes Redis did not take (lease decides) or fenced
+    metrics::Counter& sends;              // outcome (sent|retry|not_sent|unknown|throttled|paused|failed), code
+    metrics::Counter& rate_limited;       // code, scope: Meta's throttling answers (no attempt spent)
+    metrics::Counter& unrecorded;         // outcomes Redis did not take (the lease decides) or fenced
     metrics::Counter& claim_errors;
+    metrics::Counter& sweeps;             // what the upkeep did: expired, dropped, leases_expired, unknown_settled, repaired
     metrics::Histogram& send_latency;
-    // Refreshed every few seconds from Redis, read when /metrics is scraped.
-    std::atomic<double> queued{0}, delayed{0}, in_flight{0}, failed{0};
     std::atomic<double> busy{0};          // sends in flight in this process
 };
 
