@@ -75,6 +75,9 @@ class FakeGraph:
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
+            # Python's default backlog of 5 leaves a burst of new connections unserved for
+            # seconds; the Graph API accepts many at once.
+            request_queue_size = 256
 
             def handle_error(self, request, client_address):
                 pass  # a client killed mid-request (the kill -9 test) is expected, not news

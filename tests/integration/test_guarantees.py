@@ -206,7 +206,7 @@ def get_status(port):
 
 class FullRedisTest(OutboundCase):
     def test_a_full_redis_stores_and_publishes_nothing_and_recovers(self):
-        self.edit_config("max_attempts = 3", 'max_attempts = 3\nretention = "3s"')
+        self.edit_config("max_attempts = 3", 'max_attempts = 3\nretention = "8s"')
         with open(self.config) as f:
             text = f.read()
         self.assertNotIn("publish_outgoing = false", text)
@@ -214,6 +214,7 @@ class FullRedisTest(OutboundCase):
         self.assertEqual(self.enqueue_json(jobs).returncode, 0)
         self.worker()
         wait_until(self.drained, timeout=30, what="300 sends")
+        self.assertGreater(int(self.redis.cli("HLEN", "wappa:{acme}:out:jobs")), 250, "sent messages kept for their retention")
         used = int(re.search(r"used_memory:(\d+)", self.redis.cli("INFO", "memory")).group(1))
         self.redis.cli("CONFIG", "SET", "maxmemory-policy", "noeviction")
         self.redis.cli("CONFIG", "SET", "maxmemory", str(used))
@@ -227,7 +228,7 @@ class FullRedisTest(OutboundCase):
         self.assertEqual(run("-c", self.config, "inspect", "refused").returncode, 1)
         # The sent messages leave with their retention even on a full Redis: it recovers.
         wait_until(lambda: run("-c", self.config, "enqueue", "text", "--tenant", "acme", "--to", "+16690009999", "--text",
-                               "fits again", "--message-id", "later").returncode == 0, timeout=20, what="room again")
+                               "fits again", "--message-id", "later").returncode == 0, timeout=30, what="room again")
         wait_until(lambda: self.inspect("later")["status"] == "sent", timeout=10, what="the new message sent")
 
 
