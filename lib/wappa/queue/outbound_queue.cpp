@@ -241,32 +241,36 @@ Task<Result<LaneClaim>> OutboundQueue::claim(const Lane& lane, std::size_t max, 
                               ms(rate_per_number > 0 ? 1000.0 / rate_per_number : 0));
     auto reply = co_await run_one(client_, claim_script, keys, args, "claim");
     if (!reply) co_return reply.error();
-    const auto& e = reply->elements;
-    if (e.size() < 2 || (e.size() - 2) % 6 != 0) co_return Error{"redis answered the claim with an unexpected reply"};
+    auto& e = reply->elements;
+    if (e.size() < 2 || (e.size() - 2) % 5 != 0) co_return Error{"redis answered the claim with an unexpected reply"};
     LaneClaim out;
     out.next_due = e[0].integer;
     out.now = e[1].integer;
-    for (std::size_t i = 2; i + 5 < e.size(); i += 6) {
+    for (std::size_t i = 2; i + 4 < e.size(); i += 5) {
+        auto job = parse_job_record(e[i + 1].str);
+        if (!job) co_return Error{"redis holds a malformed job record for message " + e[i].str};
         Claim c;
         c.tenant = lane.tenant;
         c.sender = lane.sender;
-        c.message_id = e[i].str;
+        c.message_id = std::move(e[i].str);
         c.token = token;
-        c.attempt = e[i + 1].integer + 1;
-        c.deferrals = e[i + 2].integer;
-        c.graph_body = e[i + 3].str;
-        c.created_at = std::atoll(e[i + 4].str.c_str());
-        c.to_number = e[i + 5].str;
+        c.attempt = e[i + 2].integer + 1;
+        c.deferrals = e[i + 3].integer;
+        c.graph_body = std::move(job->body);
+        c.created_at = job->created_at;
+        c.to_number = std::move(job->to);
+        c.claimed_state = std::move(e[i + 4].str);
         out.claims.push_back(std::move(c));
     }
     co_return out;
 }
 
-// Acks of one tenant that complete in the same turn of the event loop share one script call.
+// The acks of one tenant are written by one script call at a time: those that complete while a
+// call is out wait for it and go together in the next, so that the busier the worker, the more
+// acks share a call (per-call work is most of what a small call costs Redis).
 struct OutboundQueue::AckBatch {
     explicit AckBatch(const net::any_io_executor& executor) : wake(executor, std::chrono::steady_clock::time_point::max()) {}
-    std::string tenant;
-    std::vector<std::string> args;   // id, token, wamid, created_at per ack
+    std::vector<std::string> args;   // id, token, wamid, created_at, claimed state, attempt per ack
     std::vector<std::int64_t> results;
     bool resumed = false;
     std::optional<Error> error;
@@ -274,20 +278,28 @@ struct OutboundQueue::AckBatch {
     net::steady_timer wake;          // cancelled when the batch is answered
 };
 
+struct OutboundQueue::AckLane {
+    std::shared_ptr<AckBatch> next;  // filling
+    bool flushing = false;           // a call is out
+};
+
 Task<Result<Recorded>> OutboundQueue::mark_sent(const Claim& c, std::string wamid) {
     auto executor = co_await net::this_coro::executor;
-    auto& pending = pending_acks_[c.tenant];
-    if (!pending) {
-        pending = std::make_shared<AckBatch>(executor);
-        pending->tenant = c.tenant;
-        net::co_spawn(executor, flush_acks(pending), net::detached);
-    }
-    const auto batch = pending;
-    const std::size_t index = batch->args.size() / 4;
+    auto& lane = acks_[c.tenant];
+    if (!lane) lane = std::make_unique<AckLane>();
+    if (!lane->next) lane->next = std::make_shared<AckBatch>(executor);
+    const auto batch = lane->next;
+    const std::size_t index = batch->args.size() / 6;
     batch->args.push_back(c.message_id);
     batch->args.push_back(c.token);
-    batch->args.push_back(wamid);
+    batch->args.push_back(std::move(wamid));
     batch->args.push_back(std::to_string(c.created_at));
+    batch->args.push_back(c.claimed_state);
+    batch->args.push_back(std::to_string(c.attempt));
+    if (!lane->flushing) {
+        lane->flushing = true;
+        net::co_spawn(executor, flush_acks(c.tenant), net::detached);
+    }
     while (!batch->done) co_await batch->wake.async_wait(net::as_tuple(net::use_awaitable));
     if (batch->error) co_return *batch->error;
     if (index >= batch->results.size() || batch->results[index] != 1) co_return Recorded::fenced;
@@ -296,23 +308,28 @@ Task<Result<Recorded>> OutboundQueue::mark_sent(const Claim& c, std::string wami
     co_return Recorded::recorded;
 }
 
-Task<void> OutboundQueue::flush_acks(std::shared_ptr<AckBatch> batch) {
+Task<void> OutboundQueue::flush_acks(std::string tenant) {
     co_await net::post(co_await net::this_coro::executor, net::use_awaitable);   // let this turn's acks join
-    if (auto it = pending_acks_.find(batch->tenant); it != pending_acks_.end() && it->second == batch) pending_acks_.erase(it);
-    const auto& k = keys(batch->tenant);
-    auto args = strings(now_arg(), std::to_string(settings_.retention.count()));
-    args.insert(args.end(), batch->args.begin(), batch->args.end());
-    auto reply = co_await run_one(client_, sent_script, strings(k.state, k.inflight, k.done, k.counts, k.paused, k.wamids, k.unknown),
-                                  args, "send record");
-    if (!reply) {
-        batch->error = reply.error();
-    } else {
-        const auto& e = reply->elements;
-        for (std::size_t i = 0; i + 1 < e.size(); ++i) batch->results.push_back(e[i].integer);
-        batch->resumed = !e.empty() && e.back().integer == 1;
+    auto& lane = *acks_[tenant];
+    const auto& k = keys(tenant);
+    while (lane.next) {
+        const auto batch = std::move(lane.next);
+        lane.next.reset();
+        auto args = strings(now_arg(), std::to_string(settings_.retention.count()));
+        args.insert(args.end(), std::make_move_iterator(batch->args.begin()), std::make_move_iterator(batch->args.end()));
+        auto reply = co_await run_one(client_, sent_script, strings(k.state, k.inflight, k.done, k.counts, k.paused, k.wamids, k.unknown),
+                                      args, "send record");
+        if (!reply) {
+            batch->error = reply.error();
+        } else {
+            const auto& e = reply->elements;
+            for (std::size_t i = 0; i + 1 < e.size(); ++i) batch->results.push_back(e[i].integer);
+            batch->resumed = !e.empty() && e.back().integer == 1;
+        }
+        batch->done = true;
+        batch->wake.cancel();
     }
-    batch->done = true;
-    batch->wake.cancel();
+    lane.flushing = false;
 }
 
 Task<Result<Recorded>> OutboundQueue::transition(const Claim& c, std::string_view outcome, std::int64_t code, std::string error,

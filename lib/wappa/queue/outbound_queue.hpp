@@ -68,6 +68,7 @@ struct Claim {
     std::int64_t created_at = 0;
     std::int64_t attempt = 1;    // this attempt's number (attempts spent before it + 1)
     std::int64_t deferrals = 0;  // earlier claims that spent no attempt
+    std::string claimed_state;   // the state record the claim wrote (the ack presents it back)
 };
 
 struct LaneClaim {
@@ -234,7 +235,8 @@ public:
 
 private:
     struct AckBatch;
-    Task<void> flush_acks(std::shared_ptr<AckBatch> batch);
+    struct AckLane;
+    Task<void> flush_acks(std::string tenant);
     Task<Result<Recorded>> transition(const Claim& claim, std::string_view outcome, std::int64_t code, std::string error,
                                       std::int64_t delay_ms);
     const OutboundKeys& keys(const std::string& tenant);
@@ -244,7 +246,7 @@ private:
     OutboundSettings settings_;
     std::string wake_channel_;
     std::map<std::string, std::unique_ptr<OutboundKeys>, std::less<>> keys_;
-    std::map<std::string, std::shared_ptr<AckBatch>, std::less<>> pending_acks_;   // per tenant
+    std::map<std::string, std::unique_ptr<AckLane>, std::less<>> acks_;   // per tenant
 };
 
 }  // namespace wappa::queue

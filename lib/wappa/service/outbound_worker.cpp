@@ -27,6 +27,9 @@ constexpr std::int64_t claim_retry_ms = 250;
 constexpr std::size_t max_per_claim = 256;
 // How often the upkeep looks for a message left `sending` without a lease.
 constexpr std::int64_t repair_every_ms = 60'000;
+// How long an idle lane goes unclaimed at most: a wake lost by the pub/sub connection costs no
+// more (an idle claim only reads).
+constexpr std::int64_t idle_recheck_ms = 30'000;
 
 std::int64_t system_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -63,6 +66,7 @@ struct OutboundWorker::State {
         double rate = 0;               // the sender's messages per second (0 = none)
         std::int64_t due = 0;          // queue clock, ms; `never` when nothing is queued
         bool claiming = false;
+        std::int64_t woken = never;    // a wake that came while a claim was out (its answer may predate it)
     };
     struct TenantState {
         std::string id;
@@ -110,7 +114,7 @@ struct OutboundWorker::State {
         }
         const auto* t = config.find_tenant(tenant);
         const auto rate = t ? t->rate_per_number.value_or(config.outbound.rate_per_number).per_second : 0;
-        lanes.push_back({{tenant, sender}, rate, 0, false});
+        lanes.push_back({{tenant, sender}, rate, 0, false, never});
         return lanes.size() - 1;
     }
 
@@ -208,7 +212,9 @@ Task<void> OutboundWorker::State::claim(std::size_t index, std::size_t slots) {
     }
     auto& claimed = result.value();
     saw_queue_clock(claimed.now);
-    state.due = claimed.next_due > 0 ? claimed.next_due : never;
+    // An idle lane is looked at again after a while all the same; a wake that came meanwhile wins.
+    state.due = std::min(claimed.next_due > 0 ? claimed.next_due : claimed.now + idle_recheck_ms, state.woken);
+    state.woken = never;
     if (claimed.claims.size() < granted) co_await queue.give_back_global(granted - claimed.claims.size());
     auto executor = co_await net::this_coro::executor;
     for (auto& c : claimed.claims) {
@@ -323,25 +329,29 @@ void OutboundWorker::State::schedule() {
     }
     const std::size_t busy = in_flight + reserved;
     std::size_t free = busy < concurrency ? concurrency - busy : 0;
-    if (free > 0 && global_due <= current) {
+    // While sends are in flight, slots are handed out in batches: a claim of one message costs
+    // Redis nearly what a claim of thirty does. An idle worker claims at once.
+    const auto batch = busy == 0 ? 1 : std::max<std::size_t>(1, concurrency / 8);
+    if (free >= batch && global_due <= current) {
         std::vector<std::size_t> due;
         for (std::size_t k = 0; k < lanes.size(); ++k) {
             const auto i = (next_lane + k) % lanes.size();
             if (!lanes[i].claiming && lanes[i].due <= current) due.push_back(i);
         }
         if (!due.empty()) next_lane = (next_lane + 1) % lanes.size();
-        // Fair shares: every due lane gets a part of the free slots.
-        const auto share = std::max<std::size_t>(1, std::min(max_per_claim, free / std::max<std::size_t>(1, due.size())));
+        // Fair shares of the free slots, at least a batch each, the lanes served in turn.
+        const auto share = std::clamp<std::size_t>(free / std::max<std::size_t>(1, due.size()), batch, max_per_claim);
         for (const auto i : due) {
-            if (free == 0) break;
+            if (free < std::min(batch, share)) break;
             const auto n = std::min(share, free);
             lanes[i].claiming = true;
+            lanes[i].woken = never;
             reserved += n;
             free -= n;
             net::co_spawn(executor, claim(i, n), net::detached);
         }
     }
-    if (free > 0) {
+    if (free >= batch) {
         for (const auto& l : lanes) {
             if (!l.claiming) wake_at = std::min(wake_at, std::max(l.due, global_due));
         }
@@ -381,12 +391,16 @@ void OutboundWorker::wake(std::string_view payload) {
     const std::int64_t at = std::atoll(std::string(payload.substr(b + 1)).c_str());
     auto& lane = s.lanes[s.lane_index(tenant, sender)];
     lane.due = std::min(lane.due, at);
+    if (lane.claiming) lane.woken = std::min(lane.woken, at);
     s.poke();
 }
 
 void OutboundWorker::resync() {
     auto& s = *state_;
-    for (auto& l : s.lanes) l.due = 0;
+    for (auto& l : s.lanes) {
+        l.due = 0;
+        if (l.claiming) l.woken = 0;
+    }
     for (auto& t : s.tenants) {
         t.list_senders = true;
         t.upkeep_due = 0;

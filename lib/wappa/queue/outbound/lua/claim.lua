@@ -3,8 +3,10 @@
 --
 -- KEYS: jobs, state, fifo, ready, lanes, rate, inflight, paused, cool, paircool
 -- ARGV: now, sender, max, lease ms, token, rate interval ms (0 = none)
--- Returns {next_due, now, then per message: id, attempts spent, deferrals, body, created_at,
--- recipient}. next_due is when the lane may next have work (0: nothing queued).
+-- Returns {next_due, now, then per message: id, job record, attempts spent, deferrals, the state
+-- record written (the ack presents it back)}. next_due is when the lane may next have work (0:
+-- nothing queued). The client parses the job record: every string made here costs Redis's one
+-- core, whereas the client has its own.
 local jobs_key, state_key, fifo_key, ready_key, lanes_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local rate_key, inflight_key, paused_key, cool_key, paircool_key = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local now = clock(ARGV[1])
@@ -42,21 +44,28 @@ if allowed < 1 then return {tat - tolerance, now} end
 local window = allowed + 16
 local fifo = call('LRANGE', fifo_key, 0, window - 1)
 local ready = call('ZRANGEBYSCORE', ready_key, '-inf', '(' .. string.format('%d', now + 1), 'WITHSCORES', 'LIMIT', 0, window)
-local ids, times, from_fifo = {}, {}, {}
-local f, k = 1, 1
-while f <= #fifo or k < #ready do
-  local fifo_at, fifo_sep
-  if f <= #fifo then
-    fifo_sep = string.find(fifo[f], SEP, 1, true)
-    fifo_at = tonumber(string.sub(fifo[f], 1, fifo_sep - 1))
+local ids, from_fifo = {}, {}
+if #ready == 0 then
+  -- The common case: only the fifo, already in order.
+  for f = 1, #fifo do
+    ids[f], from_fifo[f] = string.sub(fifo[f], string.find(fifo[f], SEP, 1, true) + 1), true
   end
-  local n = #ids + 1
-  if fifo_at and (k >= #ready or fifo_at < tonumber(ready[k + 1])) then
-    ids[n], times[n], from_fifo[n] = string.sub(fifo[f], fifo_sep + 1), fifo_at, true
-    f = f + 1
-  else
-    ids[n], times[n], from_fifo[n] = ready[k], tonumber(ready[k + 1]), false
-    k = k + 2
+else
+  local f, k = 1, 1
+  while (f <= #fifo or k < #ready) and #ids < window do
+    local fifo_at, fifo_sep
+    if f <= #fifo then
+      fifo_sep = string.find(fifo[f], SEP, 1, true)
+      fifo_at = tonumber(string.sub(fifo[f], 1, fifo_sep - 1))
+    end
+    local n = #ids + 1
+    if fifo_at and (k >= #ready or fifo_at < tonumber(ready[k + 1])) then
+      ids[n], from_fifo[n] = string.sub(fifo[f], fifo_sep + 1), true
+      f = f + 1
+    else
+      ids[n], from_fifo[n] = ready[k], false
+      k = k + 2
+    end
   end
 end
 -- When the lane has work next: its first entry's time, not before the rate allows.
@@ -84,10 +93,9 @@ end
 
 local records = call('HMGET', jobs_key, unpack(ids))
 local states = call('HMGET', state_key, unpack(ids))
-local any_pair_cool = call('EXISTS', paircool_key) == 1
-local jobs = {}
-local pair_cools = {}
-if any_pair_cool then
+-- Recipients cooling down after a pair-limit answer (rare: only then are records parsed here).
+local jobs, pair_cools = {}, {}
+if call('EXISTS', paircool_key) == 1 then
   local pairs = {}
   for i = 1, #ids do
     if records[i] then
@@ -116,7 +124,6 @@ for i = 1, #ids do
     -- the lane holds it twice.
   else
     seen[id] = true
-    local job = jobs[i] or job_parse(records[i])
     local pair_cool = pair_cools[i]
     if pair_cool and tonumber(string.sub(pair_cool, 1, string.find(pair_cool, ' ', 1, true) - 1)) > now then
       -- Its recipient is cooling down: it waits, after those of the same recipient already
@@ -124,7 +131,7 @@ for i = 1, #ids do
       local p = {}
       for part in string.gmatch(pair_cool, '[^ ]+') do p[#p + 1] = part end
       local seq = tonumber(p[4] or '0') + 1
-      call('HSET', paircool_key, sender .. ':' .. job.to, p[1] .. ' ' .. p[2] .. ' ' .. p[3] .. ' ' .. seq)
+      call('HSET', paircool_key, sender .. ':' .. jobs[i].to, p[1] .. ' ' .. p[2] .. ' ' .. p[3] .. ' ' .. seq)
       moved[#moved + 1], moved[#moved + 2] = string.format('%.3f', tonumber(p[1]) + seq / 1000), id
       if not from_fifo[i] then ready_taken[#ready_taken] = nil end
     else
@@ -137,11 +144,10 @@ for i = 1, #ids do
       end
       state_writes[#state_writes + 1], state_writes[#state_writes + 2] = id, text
       out[#out + 1] = id
+      out[#out + 1] = records[i]
       out[#out + 1] = status and tonumber(status[ST_ATTEMPTS]) or 0
       out[#out + 1] = status and tonumber(status[ST_DEFERRALS]) or 0
-      out[#out + 1] = job.body
-      out[#out + 1] = job.created
-      out[#out + 1] = job.to
+      out[#out + 1] = text
     end
   end
 end
