@@ -43,6 +43,29 @@ def status_webhook(message_id, wamid, status, error=None):
     return json.dumps(body).encode()
 
 
+def post_signed(port, body, path="/webhook"):
+    """POSTs a signed webhook to `wappa serve` on `port`: its status, or 0 while it is not up."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("POST", path, body, {"X-Hub-Signature-256": sign(body)})
+        return conn.getresponse().status
+    except OSError:
+        return 0
+    finally:
+        conn.close()
+
+
+def http_get(port, path):
+    """(status, text) of a GET on a local port."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conn.close()
+
+
 def wait_until(predicate, timeout=10.0, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -1,6 +1,5 @@
 """Delivery under load and faults (issue 3, item 6): many tenants and kinds, HTTPS with
 certificate verification, Redis restarted mid-run, rate limits across worker processes."""
-import http.client
 import json
 import os
 import subprocess
@@ -9,7 +8,7 @@ import unittest
 from collections import Counter
 
 from fake_graph import graph_error
-from harness import FIXTURES, WAPPA, free_port, run, sign, status_webhook, wait_until
+from harness import FIXTURES, WAPPA, free_port, http_get, post_signed, run, status_webhook, wait_until
 from outbound_case import OutboundCase
 
 GAMMA = """
@@ -39,18 +38,6 @@ def job_of_kind(i, tenant):
         {"type": "reaction_message", "target_message_id": f"wamid.TARGET{i}", "emoji": "👍"},
         {"type": "mark_as_read", "target_message_id": f"wamid.READ{i}"},
     ][i % 8])
-
-
-def http_post(port, body):
-    """POSTs a signed webhook to `wappa serve` on `port`: its status, or 0 when it is not up yet."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        conn.request("POST", "/webhook", body, {"X-Hub-Signature-256": sign(body)})
-        return conn.getresponse().status
-    except OSError:
-        return 0
-    finally:
-        conn.close()
 
 
 def alive(pid):
@@ -170,33 +157,16 @@ class DeliveryTest(OutboundCase):
             self.worker("--metrics-listen", f"127.0.0.1:{metrics_port}")
             wait_until(lambda: len(self.graph.requests) == 1, timeout=10, what="the send to reach the Graph API")
             body = status_webhook("race1", "wamid.RACE", "sent")
-            def post():
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                try:
-                    conn.request("POST", "/webhook", body, {"X-Hub-Signature-256": sign(body)})
-                    return conn.getresponse().status == 200
-                except OSError:
-                    return False
-                finally:
-                    conn.close()
-            wait_until(post, timeout=10, what="the status webhook accepted")
+            wait_until(lambda: post_signed(self.port, body) == 200, timeout=10, what="the status webhook accepted")
             self.assertEqual(self.inspect("race1")["status"], "sent")
-            def get(path):
-                conn = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=5)
-                try:
-                    conn.request("GET", path)
-                    response = conn.getresponse()
-                    return response.status, response.read().decode()
-                finally:
-                    conn.close()
-            metrics = lambda: get("/metrics")[1]
+            metrics = lambda: http_get(metrics_port, "/metrics")[1]
             wait_until(lambda: 'wappa_outbound_sends_total{outcome="sent",code="0"} 1' in metrics(), timeout=10,
                        what="the worker to record its send")
             self.assertNotIn('reason="fenced"', metrics())
             state = self.inspect("race1")
             self.assertEqual((state["status"], state["wamid"], state["attempts"]), ("sent", "wamid.RACE", 1))
             self.assertEqual(self.stats()["totals"]["sent"], 1)
-            self.assertEqual(get("/api/admin/health")[0], 200)
+            self.assertEqual(http_get(metrics_port, "/api/admin/health")[0], 200)
         finally:
             serve.terminate()
             serve.wait(timeout=15)
@@ -219,7 +189,7 @@ class DeliveryTest(OutboundCase):
             self.assertEqual(self.inspect("t1")["attempts"], 1)
             # t1's status webhook resolves it: it did go out.
             body = status_webhook("t1", "wamid.T1", "delivered")
-            wait_until(lambda: http_post(self.port, body) == 200, timeout=10, what="the status webhook accepted")
+            wait_until(lambda: post_signed(self.port, body) == 200, timeout=10, what="the status webhook accepted")
             self.assertEqual((self.inspect("t1")["status"], self.inspect("t1")["wamid"]), ("delivered", "wamid.T1"))
             # t2 hears nothing: after ambiguous_wait it fails, flagged as of unknown outcome.
             wait_until(lambda: self.inspect("t2")["status"] == "failed", timeout=15, what="t2 to fail after the wait")

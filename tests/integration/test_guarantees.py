@@ -2,7 +2,6 @@
 unknown is never repeated blindly, errors that sent nothing cost no attempt, a refused token
 pauses one tenant only, throttling slows the sender and keeps order, tenants are kept apart,
 a full Redis publishes nothing it did not store and recovers, and an idle worker writes nothing."""
-import http.client
 import json
 import re
 import subprocess
@@ -11,30 +10,8 @@ import unittest
 from collections import Counter
 
 from fake_graph import FakeGraph, graph_error
-from harness import TENANT_A, TENANT_B, WAPPA, Subscriber, free_port, run, sign, status_webhook, wait_until
+from harness import TENANT_A, TENANT_B, WAPPA, Subscriber, free_port, http_get, post_signed, run, status_webhook, wait_until
 from outbound_case import OutboundCase
-
-
-def post_webhook(port, body):
-    """Its HTTP status, or 0 while `wappa serve` is not up yet."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        conn.request("POST", "/webhook", body, {"X-Hub-Signature-256": sign(body)})
-        return conn.getresponse().status
-    except OSError:
-        return 0
-    finally:
-        conn.close()
-
-
-def get(port, path):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.status, response.read().decode()
-    finally:
-        conn.close()
 
 
 def text_job(tenant, message_id, to):
@@ -77,7 +54,7 @@ class GuaranteesTest(OutboundCase):
         wait_until(lambda: all(self.inspect(i)["status"] == "unknown" for i in ("r1", "r2")), timeout=10,
                    what="two sends of unknown outcome")
         # r1 did reach Meta: its status webhook says so.
-        self.assertEqual(post_webhook(self.port, status_webhook("r1", "wamid.R1", "delivered")), 200)
+        self.assertEqual(post_signed(self.port, status_webhook("r1", "wamid.R1", "delivered")), 200)
         self.assertEqual(self.inspect("r1")["status"], "delivered")
         wait_until(lambda: self.inspect("r2")["status"] == "failed", timeout=10, what="r2 failed after the wait")
         self.assertTrue(self.inspect("r2")["unknown_outcome"])
@@ -99,11 +76,11 @@ class GuaranteesTest(OutboundCase):
         self.assertEqual(self.stats()["outbound"]["queued"] + self.stats()["outbound"]["in_flight"], 20)
         self.assertTrue(all(self.inspect(f"acme{i}")["attempts"] == 0 for i in range(20)), "a refused token spends no attempt")
         # Health and metrics show it; the log says so.
-        wait_until(lambda: '"status":"paused"' in get(metrics_port, "/api/admin/health")[1], timeout=10, what="health to show it")
-        health = json.loads(get(metrics_port, "/api/admin/health")[1])
+        wait_until(lambda: '"status":"paused"' in http_get(metrics_port, "/api/admin/health")[1], timeout=10, what="health to show it")
+        health = json.loads(http_get(metrics_port, "/api/admin/health")[1])
         self.assertEqual((health["checks"]["tenants"]["acme"]["code"], health["checks"]["tenants"]["beta"]["status"]),
                          ("190", "sending"))
-        self.assertIn('wappa_outbound_tenant_paused{tenant="acme",code="190"} 1', get(metrics_port, "/metrics")[1])
+        self.assertIn('wappa_outbound_tenant_paused{tenant="acme",code="190"} 1', http_get(metrics_port, "/metrics")[1])
         worker.log.flush()
         with open(worker.log.name) as f:
             self.assertIn("tenant acme PAUSED", f.read())
@@ -171,12 +148,12 @@ class GuaranteesTest(OutboundCase):
         forged = json.loads(status_webhook("keep-1", wamid, "failed", error=131026))
         forged["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = TENANT_B
         body = json.dumps(forged).encode()
-        self.assertEqual(post_webhook(self.port, body), 200)
-        self.assertEqual(post_webhook(self.port, status_webhook("", wamid, "read").replace(TENANT_A.encode(), TENANT_B.encode())), 200)
+        self.assertEqual(post_signed(self.port, body), 200)
+        self.assertEqual(post_signed(self.port, status_webhook("", wamid, "read").replace(TENANT_A.encode(), TENANT_B.encode())), 200)
         self.assertEqual(self.inspect("keep-1")["status"], "sent")
         self.assertEqual(self.stats()["tenants"]["acme"]["failed"], 1)
         # From acme's own number, it applies.
-        self.assertEqual(post_webhook(self.port, status_webhook("keep-1", wamid, "read")), 200)
+        self.assertEqual(post_signed(self.port, status_webhook("keep-1", wamid, "read")), 200)
         self.assertEqual(self.inspect("keep-1")["status"], "read")
 
     def test_an_idle_worker_writes_nothing(self):
@@ -199,7 +176,7 @@ class GuaranteesTest(OutboundCase):
 
 def get_status(port):
     try:
-        return get(port, "/api/admin/health")[0]
+        return http_get(port, "/api/admin/health")[0]
     except OSError:
         return 0
 

@@ -7,6 +7,17 @@ namespace wappa::service {
 
 std::string utc_of_ms(std::int64_t ms) { return format_utc(std::chrono::sys_seconds(std::chrono::seconds(ms / 1000))); }
 
+void append_pause(std::string& out, const queue::PausedTenant& paused) {
+    out += ",\"code\":";
+    json::append_string(out, paused.code);
+    out += ",\"error\":";
+    json::append_string(out, paused.error);
+    out += ",\"since\":";
+    json::append_string(out, utc_of_ms(paused.since));
+    out += ",\"next_probe\":";
+    json::append_string(out, utc_of_ms(paused.probe_at));
+}
+
 std::string tenants_health_json(const queue::QueueStats& stats) {
     std::string out = "{";
     bool first = true;
@@ -18,14 +29,8 @@ std::string tenants_health_json(const queue::QueueStats& stats) {
             out += ":{\"status\":\"sending\"}";
             continue;
         }
-        out += ":{\"status\":\"paused\",\"code\":";
-        json::append_string(out, s.paused->code);
-        out += ",\"error\":";
-        json::append_string(out, s.paused->error);
-        out += ",\"since\":";
-        json::append_string(out, utc_of_ms(s.paused->since));
-        out += ",\"next_probe\":";
-        json::append_string(out, utc_of_ms(s.paused->probe_at));
+        out += ":{\"status\":\"paused\"";
+        append_pause(out, *s.paused);
         out += '}';
     }
     return out + "}";

@@ -12,4 +12,7 @@ std::string tenants_health_json(const queue::QueueStats& stats);
 // A time of the queue (Unix ms) as RFC 3339 UTC, for people.
 std::string utc_of_ms(std::int64_t ms);
 
+// ,"code":...,"error":...,"since":...,"next_probe":... of a paused tenant.
+void append_pause(std::string& out, const queue::PausedTenant& paused);
+
 }  // namespace wappa::service

@@ -49,14 +49,7 @@ void append_paused(std::string& out, const queue::QueueStats& stats, std::string
         first = false;
         out += "{\"tenant\":";
         json::append_string(out, id);
-        out += ",\"code\":";
-        json::append_string(out, s.paused->code);
-        out += ",\"error\":";
-        json::append_string(out, s.paused->error);
-        out += ",\"since\":";
-        json::append_string(out, utc_of_ms(s.paused->since));
-        out += ",\"next_probe\":";
-        json::append_string(out, utc_of_ms(s.paused->probe_at));
+        append_pause(out, *s.paused);
         out += '}';
     }
     out += ']';
