@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common.hpp"
+#include "inbound_runtime.hpp"
 #include "outbound_runtime.hpp"
 #include "wappa/core/exit_codes.hpp"
 #include "wappa/http/server.hpp"
@@ -41,7 +42,7 @@ struct Loop {
     Loop(const config::Config& config, config::Address listen, service::ServeMetrics& metrics,
          metrics::Registry& registry, const std::atomic<bool>* worker_running, const service::QueueGauges& gauges)
         : redis(io.get_executor(), redis_settings(config, "redis")),
-          queue(redis, config.redis.key_prefix, config.server.dedup_ttl),
+          queue(redis, config.redis.key_prefix, config.server.dedup_ttl, inbound_stream_cap(config)),
           outbound(redis, service::outbound_settings(config)),
           intake(config, queue, outbound, metrics),
           messages(config, outbound),
@@ -111,9 +112,11 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
     service::ServeMetrics metrics(registry);
     service::QueueGauges gauges(registry);
     auto listen = config::parse_address(config.server.listen).value();
-    // --with-worker: the outbound worker on a thread and a Redis connection of its own.
+    // --with-worker: both workers, each on a thread and Redis connections of its own.
     std::unique_ptr<OutboundRuntime> worker;
+    std::unique_ptr<InboundRuntime> inbound;
     if (options.with_worker) {
+        inbound = std::make_unique<InboundRuntime>(config, registry);
         worker = std::make_unique<OutboundRuntime>(config, 64, registry, std::nullopt, false);
         if (auto prepared = worker->prepare(); !prepared) {
             allow_termination_signals();
@@ -138,6 +141,7 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
         stopped.expires_at(net::steady_timer::time_point::min());   // also wakes a later wait
         spdlog::info("signal {} received: finishing requests in progress, then stopping", signal);
         if (worker) worker->stop();
+        if (inbound) inbound->stop();
         for (auto& loop : loops) {
             net::co_spawn(loop->io, [&l = *loop]() -> Task<void> {
                 co_await l.server.shutdown(std::chrono::seconds(10));
@@ -184,7 +188,8 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
     for (std::size_t i = 1; i < loops.size(); ++i) workers.emplace_back([&loop = *loops[i]] { loop.io.run(); });
     if (worker) {
         workers.emplace_back([&worker] { worker->run(config::Duration(10'000)); });
-        spdlog::info("outbound worker running in this process (--with-worker); the inbound role is not built yet");
+        workers.emplace_back([&inbound] { inbound->run(); });
+        spdlog::info("outbound and inbound workers running in this process (--with-worker)");
     }
     first.io.run();
     for (auto& t : workers) t.join();
@@ -198,7 +203,7 @@ Command setup_serve(CLI::App& app, const GlobalOptions& global) {
     auto o = std::make_shared<ServeOptions>();
     auto* cmd = app.add_subcommand("serve", "Run the HTTP server: Meta webhooks, health, metrics");
     cmd->add_option("--listen", o->listen, "Listen address host:port (overrides server.listen)");
-    cmd->add_flag("--with-worker", o->with_worker, "Also run the outbound worker in this process");
+    cmd->add_flag("--with-worker", o->with_worker, "Also run the outbound and inbound workers in this process");
     return {cmd, [&global, o] { return run_serve(global, *o); }, true};
 }
 

@@ -1,4 +1,5 @@
-// wappa worker: queue consumers. This version runs the outbound role.
+// wappa worker: queue consumers: the outbound role (sends), the inbound role (stores what serve
+// received, answers with the bot), or both.
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,9 +13,11 @@
 #include <csignal>
 #include <iostream>
 #include <map>
+#include <thread>
 
 #include "common.hpp"
 #include "wappa/core/exit_codes.hpp"
+#include "inbound_runtime.hpp"
 #include "outbound_runtime.hpp"
 
 namespace wappa::app {
@@ -32,20 +35,35 @@ int run_one_worker(const config::Config& config, const WorkerOptions& o) {
     metrics::Registry registry;
     std::optional<config::Address> metrics_listen;
     if (!o.metrics_listen.empty()) metrics_listen = config::parse_address(o.metrics_listen).value();   // checked by run_worker
-    OutboundRuntime runtime(config, static_cast<std::size_t>(o.concurrency), registry, metrics_listen);
-    net::signal_set signals(runtime.io(), SIGINT, SIGTERM);
+    // The outbound role serves --metrics-listen (for both roles: one registry).
+    std::unique_ptr<OutboundRuntime> outbound;
+    std::unique_ptr<InboundRuntime> inbound;
+    if (o.role != "inbound") outbound = std::make_unique<OutboundRuntime>(config, static_cast<std::size_t>(o.concurrency), registry, metrics_listen);
+    if (o.role != "outbound") inbound = std::make_unique<InboundRuntime>(config, registry);
+    net::signal_set signals(outbound ? outbound->io() : inbound->io(), SIGINT, SIGTERM);
     allow_termination_signals();
-    if (auto prepared = runtime.prepare(); !prepared) {
-        std::cerr << "wappa worker: " << prepared.error().message << "\n";
-        return prepared.error().message.starts_with("--metrics-listen") ? exit_code::unavailable : exit_code::config;
+    if (outbound) {
+        if (auto prepared = outbound->prepare(); !prepared) {
+            std::cerr << "wappa worker: " << prepared.error().message << "\n";
+            return prepared.error().message.starts_with("--metrics-listen") ? exit_code::unavailable : exit_code::config;
+        }
     }
     signals.async_wait([&](const boost::system::error_code& ec, int signal) {
         if (ec) return;
         spdlog::info("signal {} received: no new jobs, finishing the ones in flight (grace {}s)", signal, o.grace);
-        runtime.stop();
+        if (outbound) outbound->stop();
+        if (inbound) inbound->stop();
     });
-    const int code = runtime.run(std::chrono::milliseconds(static_cast<long long>(o.grace * 1000)));
-    return code;
+    if (!outbound) return inbound->run();
+    int inbound_code = exit_code::ok;
+    std::thread inbound_thread;
+    if (inbound) inbound_thread = std::thread([&] { inbound_code = inbound->run(); });
+    const int code = outbound->run(std::chrono::milliseconds(static_cast<long long>(o.grace * 1000)));
+    if (inbound_thread.joinable()) {
+        inbound->stop();   // the outbound role ended (a signal, or Redis unreachable): the inbound one too
+        inbound_thread.join();
+    }
+    return code != exit_code::ok ? code : inbound_code;
 }
 
 // Forks N workers and restarts any that crashes, until SIGTERM/SIGINT, which is passed on.
@@ -114,12 +132,6 @@ int run_worker(const GlobalOptions& global, WorkerOptions o) {
             return exit_code::usage;
         }
     }
-    if (o.role == "inbound") {
-        allow_termination_signals();
-        std::cerr << "wappa worker: --role inbound is not built yet (inbound events stay queued in Redis streams)\n";
-        return exit_code::usage;
-    }
-    if (o.role == "all") spdlog::info("--role all runs the outbound role: the inbound role is not built yet");
     if (o.processes <= 1) return run_one_worker(*config, o);
     allow_termination_signals();
     if (!o.metrics_listen.empty()) {
@@ -133,7 +145,7 @@ int run_worker(const GlobalOptions& global, WorkerOptions o) {
 
 Command setup_worker(CLI::App& app, const GlobalOptions& global) {
     auto o = std::make_shared<WorkerOptions>();
-    auto* cmd = app.add_subcommand("worker", "Queue consumer: sends outbound messages to the Graph API");
+    auto* cmd = app.add_subcommand("worker", "Queue consumers: send outbound messages, store inbound events, run the bot");
     cmd->add_option("--role", o->role, "outbound|inbound|all (default all)")->check(CLI::IsMember({"outbound", "inbound", "all"}));
     cmd->add_option("--concurrency", o->concurrency, "In-flight jobs per process (default 64)")->check(CLI::Range(1, 10000));
     cmd->add_option("--processes,--workers", o->processes, "Fork N worker processes and supervise them")->check(CLI::Range(1, 256));

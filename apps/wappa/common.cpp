@@ -52,4 +52,17 @@ redis::Settings redis_settings(const config::Config& config, std::string name) {
     return s;
 }
 
+pg::Settings postgres_settings(const config::Config& config) {
+    pg::Settings s;
+    s.url = config.postgres.url;
+    s.pool_size = static_cast<std::size_t>(config.postgres.pool_size);
+    s.prepared_statements = config.postgres.prepared_statements;
+    s.connect_timeout = config.postgres.connect_timeout;
+    return s;
+}
+
+std::int64_t inbound_stream_cap(const config::Config& config) {
+    return config.postgres.url.empty() && config.bot.mode == "none" ? config.inbound.stream_max_len : 0;
+}
+
 }  // namespace wappa::app

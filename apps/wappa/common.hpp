@@ -6,6 +6,7 @@
 #include <string>
 
 #include "wappa/config/config.hpp"
+#include "wappa/pg/settings.hpp"
 #include "wappa/redis/settings.hpp"
 
 namespace wappa::app {
@@ -33,6 +34,9 @@ void allow_termination_signals();
 // Loads the config and sets up logging; prints every problem and returns nullopt (exit 78).
 std::optional<config::Config> load_config_or_report(const GlobalOptions& options);
 redis::Settings redis_settings(const config::Config& config, std::string name);
+pg::Settings postgres_settings(const config::Config& config);
+// The inbound streams' cap: nothing consumes them without a database or a bot (0 = uncapped).
+std::int64_t inbound_stream_cap(const config::Config& config);
 
 Command setup_serve(CLI::App& app, const GlobalOptions& global);
 Command setup_subscribe(CLI::App& app, const GlobalOptions& global);
@@ -43,5 +47,6 @@ Command setup_worker(CLI::App& app, const GlobalOptions& global);
 Command setup_inspect(CLI::App& app, const GlobalOptions& global);
 Command setup_requeue(CLI::App& app, const GlobalOptions& global);
 Command setup_stats(CLI::App& app, const GlobalOptions& global);
+Command setup_migrate(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace wappa::app

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
         {"serve", app::setup_serve},         {"worker", app::setup_worker},   {"enqueue", app::setup_enqueue},
         {"inspect", app::setup_inspect},     {"requeue", app::setup_requeue}, {"stats", app::setup_stats},
         {"subscribe", app::setup_subscribe}, {"publish", app::setup_publish}, {"config", app::setup_config},
+        {"migrate", app::setup_migrate},
     };
     std::string_view named;
     for (int i = 1; i < argc && named.empty(); ++i) {

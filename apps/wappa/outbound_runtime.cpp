@@ -15,7 +15,10 @@
 #include "wappa/core/json.hpp"
 #include "wappa/graph/transport.hpp"
 #include "wappa/http/server.hpp"
+#include "wappa/pg/outbound_ledger.hpp"
+#include "wappa/pg/pool.hpp"
 #include "wappa/queue/outbound/keys.hpp"
+#include "wappa/queue/inbound_queue.hpp"
 #include "wappa/queue/outbound_queue.hpp"
 #include "wappa/redis/client.hpp"
 #include "wappa/redis/subscriber.hpp"
@@ -24,6 +27,7 @@
 #include "wappa/service/outbound_jobs.hpp"
 #include "wappa/service/outbound_worker.hpp"
 #include "wappa/service/queue_gauges.hpp"
+#include "wappa/service/sandbox_feedback.hpp"
 #include "wappa/service/worker_metrics.hpp"
 
 namespace wappa::app {
@@ -47,6 +51,10 @@ struct OutboundRuntime::Parts {
     std::unique_ptr<service::QueueGauges> gauges;
     std::unique_ptr<graph::Transport> transport;
     std::unique_ptr<service::OutboundWorker> worker;
+    std::unique_ptr<queue::InboundQueue> inbound;            // the sandbox's statuses go in there
+    std::unique_ptr<service::SandboxFeedback> feedback;
+    std::unique_ptr<pg::Pool> pool;                          // with [postgres] url: the states' mirror
+    std::unique_ptr<pg::OutboundLedger> ledger;
     std::unique_ptr<http::Server> server;
     net::steady_timer stopped{io, net::steady_timer::time_point::max()};   // expires on stop
     bool stopping = false;
@@ -120,6 +128,39 @@ Status OutboundRuntime::prepare() {
     p.transport = graph::make_transport(p.io.get_executor(), settings, error);
     if (!p.transport) return Error{error};
     p.worker = std::make_unique<service::OutboundWorker>(p.config, p.queue, *p.transport, p.concurrency, p.metrics);
+    if (g.base_url == "sandbox" && g.sandbox_statuses) {
+        p.inbound = std::make_unique<queue::InboundQueue>(p.redis, p.config.redis.key_prefix, p.config.server.dedup_ttl,
+                                                          inbound_stream_cap(p.config));
+        p.feedback = std::make_unique<service::SandboxFeedback>(p.config, *p.inbound, p.queue);
+    }
+    if (!p.config.postgres.url.empty()) {
+        auto pg_settings = postgres_settings(p.config);
+        pg_settings.name = "outbound";
+        pg_settings.pool_size = 1;   // one batch in flight at a time
+        p.pool = std::make_unique<pg::Pool>(p.io.get_executor(), pg_settings);
+        p.pool->count_into(p.registry);
+        p.ledger = std::make_unique<pg::OutboundLedger>(*p.pool, p.registry);
+    }
+    if (p.feedback || p.ledger) {
+        p.worker->on_transition([&p](const queue::Claim& claim, const service::OutboundWorker::Transition& t) {
+            if (p.feedback && t.status == "sent") p.feedback->sent({claim.tenant, claim.sender, claim.to_number, claim.message_id, std::string(t.wamid)});
+            if (p.ledger) {
+                pg::OutboundTransition row;
+                row.tenant = claim.tenant;
+                row.message_id = claim.message_id;
+                row.to_number = claim.to_number;
+                row.type = claim.type;
+                row.status = t.status;
+                row.attempts = t.attempts;
+                row.wamid = t.wamid;
+                if (t.error_code != 0) row.error_code = t.error_code;
+                row.error = t.error;
+                row.created_at_ms = claim.created_at;
+                if (t.status == "sending") row.payload = claim.graph_body;
+                p.ledger->record(std::move(row));
+            }
+        });
+    }
     if (p.metrics_listen) {
         p.server = std::make_unique<http::Server>(p.io.get_executor(), http::ServerSettings{*p.metrics_listen, 64 * 1024,
                                                                                           config::Duration(10'000), config::Duration(10'000), false},
@@ -137,6 +178,7 @@ void OutboundRuntime::stop() {
         p.stopping = true;
         p.stopped.expires_at(net::steady_timer::time_point::min());   // also wakes a later wait
         if (p.worker) p.worker->stop();
+        if (p.feedback) p.feedback->stop();
     });
 }
 
@@ -159,6 +201,8 @@ int OutboundRuntime::run(config::Duration grace) {
             }
             auto wakes = follow_wakes(p.config, *p.worker, std::vector<std::string>(1, queue::wake_channel(p.config.redis.key_prefix)));
             net::co_spawn(executor, std::move(wakes) || p.stopped.async_wait(net::as_tuple(net::use_awaitable)), net::detached);
+            if (p.feedback) net::co_spawn(executor, p.feedback->run(), net::detached);
+            if (p.ledger) net::co_spawn(executor, p.ledger->run(), net::detached);
             running = true;
             co_await p.worker->run(grace);
             running = false;
@@ -168,6 +212,8 @@ int OutboundRuntime::run(config::Duration grace) {
         }
         p.stopping = true;
         p.stopped.expires_at(net::steady_timer::time_point::min());   // also wakes a later wait
+        if (p.feedback) p.feedback->stop();
+        if (p.ledger) p.ledger->stop();   // writes what is buffered, once more
         if (p.server) co_await p.server->shutdown(config::Duration(1'000));
         p.redis.stop();
     };

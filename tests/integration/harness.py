@@ -1,10 +1,12 @@
 """Shared helpers for the black-box tests: a private redis-server, `wappa serve` as a user runs
 it, signed webhook posts, and `wappa subscribe` in the background. Standard library only."""
+import glob
 import hashlib
 import hmac
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -105,6 +107,54 @@ class Redis:
     @property
     def url(self):
         return f"redis://127.0.0.1:{self.port}"
+
+
+def postgres_bin(name):
+    """A PostgreSQL server program: Debian keeps them out of PATH."""
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else shutil.which(name) or name
+
+
+class Postgres:
+    """A private PostgreSQL: initdb in a temporary folder, loopback only, a free port, no fsync.
+    As root it runs as the `postgres` user (initdb refuses root)."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="wappa-pg-")
+        self.data = os.path.join(self.dir, "data")
+        self.log = os.path.join(self.dir, "postgres.log")
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_user:
+            shutil.chown(self.dir, "postgres", "postgres")
+        subprocess.run([*self.as_user, postgres_bin("initdb"), "-D", self.data, "-A", "trust", "-U", "wappa", "--no-sync",
+                        "-E", "UTF8", "--locale", "C"], check=True, capture_output=True)
+        self.start()
+
+    def start(self):
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=off -c synchronous_commit=off " \
+                  "-c full_page_writes=off -c max_connections=200"
+        subprocess.run([*self.as_user, postgres_bin("pg_ctl"), "-D", self.data, "-o", options, "-l", self.log, "-w", "start"],
+                       check=True, capture_output=True)
+
+    def stop(self, mode="fast"):
+        subprocess.run([*self.as_user, postgres_bin("pg_ctl"), "-D", self.data, "-m", mode, "-w", "stop"], capture_output=True)
+
+    def close(self):
+        self.stop("immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    @property
+    def url(self):
+        return f"postgresql://wappa@127.0.0.1:{self.port}/postgres"
+
+    def sql(self, query):
+        """Rows of a query as lists of strings (psql, unaligned)."""
+        r = subprocess.run(["psql", self.url, "-X", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", query],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise AssertionError(f"psql failed: {r.stderr}")
+        return [line.split("\t") for line in r.stdout.splitlines() if line]
 
 
 def write_config(directory, redis_url, port, extra=""):

@@ -306,6 +306,13 @@ void validate(LoadedConfig& out, const std::vector<toml::source_region>& tenant_
     if (c.outbound.on_ambiguous != "fail" && c.outbound.on_ambiguous != "retry") {
         add("outbound.on_ambiguous", "must be \"fail\" or \"retry\", not \"" + c.outbound.on_ambiguous + "\"");
     }
+    if (c.inbound.consumer_group.empty()) add("inbound.consumer_group", "must not be empty");
+    if (c.inbound.batch < 1 || c.inbound.batch > 10'000) add("inbound.batch", "must be between 1 and 10000");
+    if (c.inbound.claim_idle.count() < 1'000) add("inbound.claim_idle", "must be at least 1s");
+    if (c.inbound.max_deliveries < 1) add("inbound.max_deliveries", "must be at least 1");
+    if (c.inbound.failed_max < 1) add("inbound.failed_max", "must be at least 1");
+    if (c.inbound.stream_max_len < 0) add("inbound.stream_max_len", "must be 0 (no cap) or more");
+    if (c.inbound.conversation_ttl.count() < 1'000) add("inbound.conversation_ttl", "must be at least 1s");
     if (c.bot.mode != "none" && c.bot.mode != "echo") {
         add("bot.mode", "must be \"none\" or \"echo\", not \"" + c.bot.mode + "\"");
     }

@@ -33,6 +33,7 @@ struct PostgresSettings {
     std::string url;                      // empty = no persistence
     std::int64_t pool_size = 4;
     bool prepared_statements = true;      // false for PgBouncer transaction mode
+    Duration connect_timeout{5'000};
 };
 
 struct GraphSettings {
@@ -43,6 +44,7 @@ struct GraphSettings {
     std::string ca_file;                  // extra trusted CA (PEM); empty = the system's store
     Duration sandbox_latency{0};          // "sandbox": how long each fake send takes
     double sandbox_error_rate = 0;        // "sandbox": share of sends answered with a transient error
+    bool sandbox_statuses = true;         // "sandbox": each sent message gets Meta's sent/delivered/read webhooks
 };
 
 struct PubsubSettings {
@@ -73,6 +75,16 @@ struct OutboundSettings {
     Duration failed_max_age{30LL * 86'400'000};
 };
 
+struct InboundSettings {
+    std::string consumer_group = "wappa";
+    std::int64_t batch = 256;                  // events per read (and per PostgreSQL transaction)
+    Duration claim_idle{60'000};               // a dead consumer's pending events are taken over after this
+    std::int64_t max_deliveries = 5;           // an event that fails this often (PostgreSQL up) goes to the failed set
+    std::int64_t failed_max = 10'000;          // each tenant's inbound failed set, oldest dropped first
+    std::int64_t stream_max_len = 100'000;     // with neither [postgres] url nor a bot, serve caps each stream here
+    Duration conversation_ttl{86'400'000};     // the active-conversation cache's sliding TTL
+};
+
 struct BotSettings {
     std::string mode = "none";
 };
@@ -97,6 +109,7 @@ struct Config {
     GraphSettings graph;
     PubsubSettings pubsub;
     OutboundSettings outbound;
+    InboundSettings inbound;
     BotSettings bot;
     std::vector<TenantSettings> tenants;
 

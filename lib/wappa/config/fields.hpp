@@ -32,6 +32,7 @@ void visit(PostgresSettings& s, Visit&& v) {
     v("url", s.url, Kind::secret);
     v("pool_size", s.pool_size, Kind::plain);
     v("prepared_statements", s.prepared_statements, Kind::plain);
+    v("connect_timeout", s.connect_timeout, Kind::plain);
 }
 
 template <class Visit>
@@ -43,6 +44,7 @@ void visit(GraphSettings& s, Visit&& v) {
     v("ca_file", s.ca_file, Kind::plain);
     v("sandbox_latency", s.sandbox_latency, Kind::plain);
     v("sandbox_error_rate", s.sandbox_error_rate, Kind::plain);
+    v("sandbox_statuses", s.sandbox_statuses, Kind::plain);
 }
 
 template <class Visit>
@@ -74,6 +76,17 @@ void visit(OutboundSettings& s, Visit&& v) {
 }
 
 template <class Visit>
+void visit(InboundSettings& s, Visit&& v) {
+    v("consumer_group", s.consumer_group, Kind::plain);
+    v("batch", s.batch, Kind::plain);
+    v("claim_idle", s.claim_idle, Kind::plain);
+    v("max_deliveries", s.max_deliveries, Kind::plain);
+    v("failed_max", s.failed_max, Kind::plain);
+    v("stream_max_len", s.stream_max_len, Kind::plain);
+    v("conversation_ttl", s.conversation_ttl, Kind::plain);
+}
+
+template <class Visit>
 void visit(BotSettings& s, Visit&& v) {
     v("mode", s.mode, Kind::plain);
 }
@@ -101,6 +114,7 @@ void for_each_section(Config& c, F&& f) {
     f("graph", c.graph);
     f("pubsub", c.pubsub);
     f("outbound", c.outbound);
+    f("inbound", c.inbound);
     f("bot", c.bot);
 }
 

@@ -9,6 +9,8 @@ namespace wappa {
 
 struct Error {
     std::string message;
+    std::string code = {};    // a machine-readable cause where there is one (PostgreSQL's SQLSTATE...)
+    bool transient = false;   // worth trying again as is (a lost connection, a deadlock...)
 };
 
 template <class T>

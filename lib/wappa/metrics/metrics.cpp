@@ -93,6 +93,10 @@ void Histogram::render(std::string& out) const {
 
 Counter& Registry::counter(std::string name, std::string help, std::vector<std::string> label_names) {
     std::lock_guard lock(mutex_);
+    // Two parts of one process counting the same thing (both workers' PostgreSQL errors) share it.
+    for (auto& c : counters_) {
+        if (c->name() == name) return *c;
+    }
     counters_.push_back(std::make_unique<Counter>(std::move(name), std::move(help), std::move(label_names)));
     return *counters_.back();
 }

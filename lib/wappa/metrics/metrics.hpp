@@ -24,6 +24,7 @@ public:
     void inc(Labels label_values, std::uint64_t n = 1);
     std::uint64_t value(Labels label_values) const;
     void render(std::string& out) const;
+    const std::string& name() const { return name_; }
 
 private:
     // Orders stored label sets against the caller's views without building strings.

@@ -9,14 +9,16 @@ namespace wappa::queue {
 namespace {
 
 // KEYS[1] = the tenant's stream, KEYS[2..] = one "seen" key per event.
-// ARGV[1] = dedup TTL in seconds, then per event: entry, channel ('' = none), notification.
+// ARGV[1] = dedup TTL in seconds, ARGV[2] = the stream's cap (0 = none), then per event:
+// entry, channel ('' = none), notification.
 const redis::Script append_script(R"lua(
-local ttl = ARGV[1]
+local ttl, cap = ARGV[1], tonumber(ARGV[2])
 local added = 0
 for i = 2, #KEYS do
-  local a = 2 + (i - 2) * 3
+  local a = 3 + (i - 2) * 3
   if call('SET', KEYS[i], '1', 'NX', 'EX', ttl) then
-    call('XADD', KEYS[1], '*', 'event', ARGV[a])
+    if cap > 0 then call('XADD', KEYS[1], 'MAXLEN', '~', cap, '*', 'event', ARGV[a])
+    else call('XADD', KEYS[1], '*', 'event', ARGV[a]) end
     if ARGV[a + 1] ~= '' then call('PUBLISH', ARGV[a + 1], ARGV[a + 2]) end
     added = added + 1
   end
@@ -34,10 +36,11 @@ std::string seen_key(std::string_view prefix, std::string_view tenant, std::stri
     return std::string(prefix) + ":{" + std::string(tenant) + "}:seen:" + std::string(dedup_id);
 }
 
-InboundQueue::InboundQueue(redis::Client& client, std::string prefix, config::Duration dedup_ttl)
+InboundQueue::InboundQueue(redis::Client& client, std::string prefix, config::Duration dedup_ttl, std::int64_t max_len)
     : client_(client),
       prefix_(std::move(prefix)),
-      ttl_seconds_(std::to_string(std::max<long long>(1, std::chrono::duration_cast<std::chrono::seconds>(dedup_ttl).count()))) {}
+      ttl_seconds_(std::to_string(std::max<long long>(1, std::chrono::duration_cast<std::chrono::seconds>(dedup_ttl).count()))),
+      max_len_(std::to_string(std::max<std::int64_t>(0, max_len))) {}
 
 Task<Result<AppendResult>> InboundQueue::append(const std::vector<InboundEvent>& events) {
     AppendResult result;
@@ -55,6 +58,7 @@ Task<Result<AppendResult>> InboundQueue::append(const std::vector<InboundEvent>&
             auto& call = ordered.emplace_back();
             call.keys.push_back(keys.emplace_back(inbound_stream_key(prefix_, e.tenant)));
             call.args.push_back(ttl_seconds_);
+            call.args.push_back(max_len_);
         }
         auto& call = ordered[static_cast<std::size_t>(at)];
         call.keys.push_back(keys.emplace_back(seen_key(prefix_, e.tenant, e.dedup_id)));

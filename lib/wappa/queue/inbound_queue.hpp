@@ -35,7 +35,8 @@ std::string seen_key(std::string_view prefix, std::string_view tenant, std::stri
 
 class InboundQueue {
 public:
-    InboundQueue(redis::Client& client, std::string prefix, config::Duration dedup_ttl);
+    // `max_len` caps each stream (about: trimmed as Redis sees fit) when nothing consumes it; 0 = none.
+    InboundQueue(redis::Client& client, std::string prefix, config::Duration dedup_ttl, std::int64_t max_len = 0);
 
     // Appends every event not seen before. Succeeds only when all of them are in Redis; on an
     // error nothing can be assumed and the caller must not acknowledge (Meta retries, and the
@@ -46,6 +47,7 @@ private:
     redis::Client& client_;
     std::string prefix_;
     std::string ttl_seconds_;
+    std::string max_len_;
 };
 
 }  // namespace wappa::queue

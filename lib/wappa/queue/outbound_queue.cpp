@@ -259,6 +259,7 @@ Task<Result<LaneClaim>> OutboundQueue::claim(const Lane& lane, std::size_t max, 
         c.graph_body = std::move(job->body);
         c.created_at = job->created_at;
         c.to_number = std::move(job->to);
+        c.type = std::move(job->type);
         c.claimed_state = std::move(e[i + 4].str);
         out.claims.push_back(std::move(c));
     }

@@ -65,6 +65,7 @@ struct Claim {
     std::string token;           // the lease's fencing token
     std::string graph_body;
     std::string to_number;
+    std::string type;            // the job's type (text_message...)
     std::int64_t created_at = 0;
     std::int64_t attempt = 1;    // this attempt's number (attempts spent before it + 1)
     std::int64_t deferrals = 0;  // earlier claims that spent no attempt

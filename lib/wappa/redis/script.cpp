@@ -59,6 +59,7 @@ do
   for _, k in ipairs(KEYS) do declared[k] = true end
   local keyless = {TIME = true, PUBLISH = true}
   local every_argument = {DEL = true, UNLINK = true, EXISTS = true, MGET = true, TOUCH = true}
+  local second_argument = {XINFO = true, XGROUP = true, OBJECT = true}
   local function check(name, key)
     if not declared[key] then error('wappa key guard: ' .. name .. ' of the undeclared key ' .. tostring(key)) end
   end
@@ -66,6 +67,8 @@ do
     local name = string.upper(command)
     if every_argument[name] then
       for i = 1, select('#', ...) do check(name, (select(i, ...))) end
+    elseif second_argument[name] then
+      check(name, (select(2, ...)))
     elseif not keyless[name] then
       check(name, (select(1, ...)))
     end

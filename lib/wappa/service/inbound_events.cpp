@@ -7,6 +7,8 @@
 #include "wappa/core/json.hpp"
 #include "wappa/core/time.hpp"
 #include "wappa/pubsub/notification.hpp"
+#include "wappa/service/notifications.hpp"
+#include "wappa/whatsapp/inbound_record.hpp"
 
 namespace wappa::service {
 namespace {
@@ -29,14 +31,6 @@ std::string digest_hex(std::string_view a, std::string_view b) {
         out += hex[md[i] & 0xf];
     }
     return out;
-}
-
-// Meta's unix-seconds string as RFC 3339; the receive time when it is missing or malformed.
-std::string event_time(std::string_view unix_seconds, std::string_view received_at) {
-    long long secs = 0;
-    const auto [ptr, ec] = std::from_chars(unix_seconds.data(), unix_seconds.data() + unix_seconds.size(), secs);
-    if (unix_seconds.empty() || ec != std::errc{} || secs <= 0) return std::string(received_at);
-    return format_utc(std::chrono::sys_seconds(std::chrono::seconds(secs)));
 }
 
 void append_field(std::string& out, std::string_view key, std::string_view value) {
@@ -92,31 +86,24 @@ struct Builder {
             entry += '}';
         }
         entry.append(",\"message\":").append(m.raw).append("}");
-        pubsub::Notification n{std::string(pubsub::incoming_message), tenant.id,
-                               m.from.empty() ? m.from_user_id : m.from, event_time(m.timestamp, received_at),
-                               {{"message_id", m.id}, {"message_type", m.type}}};
+        const auto n = incoming_notification(tenant.id, whatsapp::user_id_of(m, change.contact_for(m.from)), m,
+                                             event_time(m.timestamp, received_at));
+        // With PostgreSQL, the inbound worker publishes once the message is stored.
         add(tenant, dedup_id, std::move(entry), "message:" + (m.type.empty() ? std::string("unknown") : m.type),
-            config.pubsub.publish_incoming ? &n : nullptr);
+            config.pubsub.publish_incoming && config.postgres.url.empty() ? &n : nullptr);
     }
 
     void status(const config::TenantSettings& tenant, const Change& change, const whatsapp::StatusUpdate& s) {
         const auto dedup_id = "status:" + s.id + ":" + s.status;
         auto entry = entry_head(dedup_id, "status", tenant, change, received_at);
         entry.append(",\"status\":").append(s.raw).append("}");
-        const auto recipient = s.recipient_id.empty() ? s.recipient_user_id : s.recipient_id;
-        pubsub::Notification n{std::string(pubsub::status_change), tenant.id, recipient,
-                               event_time(s.timestamp, received_at),
-                               {{"message_id", s.id}, {"status", s.status}, {"recipient", recipient}}};
-        if (!s.errors.empty()) {
-            n.data.push_back({"error_code", s.errors.front().code});
-            n.data.push_back({"error_title", s.errors.front().title});
-        }
-        if (!s.biz_opaque_callback_data.empty()) n.data.push_back({"biz_opaque_callback_data", s.biz_opaque_callback_data});
-        batch.statuses[tenant.id].push_back({s.biz_opaque_callback_data, s.id, s.status,
-                                             s.errors.empty() ? std::string() : std::to_string(s.errors.front().code),
-                                             s.errors.empty() ? std::string() : s.errors.front().title});
+        const StatusFields fields{s.recipient_id.empty() ? s.recipient_user_id : s.recipient_id, s.id, s.status,
+                                  s.errors.empty() ? std::string() : std::to_string(s.errors.front().code),
+                                  s.errors.empty() ? std::string() : s.errors.front().title, s.biz_opaque_callback_data};
+        const auto n = status_notification(tenant.id, fields, event_time(s.timestamp, received_at));
+        batch.statuses[tenant.id].push_back({s.biz_opaque_callback_data, s.id, s.status, fields.error_code, fields.error_title});
         add(tenant, dedup_id, std::move(entry), "status:" + (s.status.empty() ? std::string("unknown") : s.status),
-            config.pubsub.publish_status ? &n : nullptr);
+            config.pubsub.publish_status && config.postgres.url.empty() ? &n : nullptr);
     }
 
     // value.errors and fields other than "messages": kept whole, deduplicated by content.
@@ -157,6 +144,18 @@ InboundBatch build_inbound_events(const whatsapp::Webhook& webhook, const config
         if (!change.raw_value.empty()) builder.raw_change(*tenant, change);
     }
     return std::move(builder.batch);
+}
+
+Task<Result<queue::AppendResult>> ingest(const InboundBatch& batch, queue::InboundQueue& inbound, queue::OutboundQueue& outbound) {
+    auto appended = co_await inbound.append(batch.events);
+    if (!appended) co_return Error{"events not queued: " + appended.error().message, "inbound_append"};
+    // Each tenant's statuses change that tenant's messages only: the tenant the webhook's phone
+    // number belongs to, whatever the status names.
+    for (const auto& [tenant, statuses] : batch.statuses) {
+        auto applied = co_await outbound.apply_statuses(tenant, statuses);
+        if (!applied) co_return Error{"statuses not applied: " + applied.error().message, "outbound_status"};
+    }
+    co_return appended;
 }
 
 }  // namespace wappa::service

@@ -27,3 +27,13 @@ InboundBatch build_inbound_events(const whatsapp::Webhook& webhook, const config
                                   std::string_view received_at);
 
 }  // namespace wappa::service
+
+namespace wappa::service {
+
+// A built batch taken in: its events appended to the inbound streams (deduplicated), then its
+// statuses applied to the outbound queue. Used by the webhook route and by the sandbox's
+// simulated statuses, so that both take the same path. On an error (whose `code` names the step:
+// "inbound_append" or "outbound_status") nothing may be acknowledged; doing it again is harmless.
+Task<Result<queue::AppendResult>> ingest(const InboundBatch& batch, queue::InboundQueue& inbound, queue::OutboundQueue& outbound);
+
+}  // namespace wappa::service

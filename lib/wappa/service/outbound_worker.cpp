@@ -52,6 +52,23 @@ queue::ThrottleScope scope_of(graph::SendOutcome::Scope s) {
            : s == graph::SendOutcome::Scope::sender ? queue::ThrottleScope::sender : queue::ThrottleScope::tenant;
 }
 
+// The state a send's outcome leaves the message in, and the attempts spent by then (mirrors
+// outcome.lua: a retry past max_attempts fails; not_sent, throttled and paused spend none).
+OutboundWorker::Transition transition_after(const graph::SendOutcome& outcome, const queue::Claim& claim, std::int64_t max_attempts) {
+    using Kind = graph::SendOutcome::Kind;
+    OutboundWorker::Transition t{"queued", outcome.wamid, outcome.code, outcome.error, claim.attempt};
+    switch (outcome.kind) {
+        case Kind::sent: t.status = "sent"; break;
+        case Kind::ambiguous: t.status = "unknown"; break;
+        case Kind::permanent: t.status = "failed"; break;
+        case Kind::transient: t.status = claim.attempt >= max_attempts ? "failed" : "queued"; break;
+        case Kind::not_sent:
+        case Kind::rate_limited:
+        case Kind::auth: t.attempts = claim.attempt - 1; break;
+    }
+    return t;
+}
+
 // GCC 12 mishandles a coroutine parameter of this class type passed directly (a bad free when
 // the frame is destroyed); wrapped in a struct it is copied into the frame correctly.
 struct ClaimHolder {
@@ -86,6 +103,7 @@ struct OutboundWorker::State {
     std::size_t concurrency;
     WorkerMetrics& metrics;
     WorkerStats stats;
+    TransitionHook transition_hook;
 
     std::vector<LaneState> lanes;
     std::vector<TenantState> tenants;
@@ -218,6 +236,7 @@ Task<void> OutboundWorker::State::claim(std::size_t index, std::size_t slots) {
     if (claimed.claims.size() < granted) co_await queue.give_back_global(granted - claimed.claims.size());
     auto executor = co_await net::this_coro::executor;
     for (auto& c : claimed.claims) {
+        if (transition_hook) transition_hook(c, Transition{"sending", {}, 0, {}, c.attempt});
         ++in_flight;
         net::co_spawn(executor, process(ClaimHolder{std::move(c)}), net::detached);
     }
@@ -294,6 +313,9 @@ Task<void> OutboundWorker::State::process(ClaimHolder holder) {
             spdlog::warn("message failed permanently tenant={} message_id={} code={} error={}", claim.tenant, claim.message_id,
                          outcome.code, outcome.error);
             break;
+    }
+    if (transition_hook && recorded && recorded.value() != queue::Recorded::fenced) {
+        transition_hook(claim, transition_after(outcome, claim, config.outbound.max_attempts));
     }
     if (!recorded) {
         // The lease runs out and the upkeep treats the outcome as unknown; nothing is lost.
@@ -375,6 +397,8 @@ OutboundWorker::OutboundWorker(const config::Config& config, queue::OutboundQueu
 OutboundWorker::~OutboundWorker() = default;
 
 const WorkerStats& OutboundWorker::stats() const { return state_->stats; }
+
+void OutboundWorker::on_transition(TransitionHook hook) { state_->transition_hook = std::move(hook); }
 
 void OutboundWorker::stop() {
     state_->stopping = true;

@@ -4,6 +4,7 @@
 // earliest time a lane or a tenant's upkeep is due, or until the queue wakes it (a lane got
 // earlier work: `wake`), never polling an idle queue.
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string_view>
 
@@ -12,6 +13,7 @@
 
 namespace wappa::queue {
 class OutboundQueue;
+struct Claim;
 }
 namespace wappa::graph {
 class Transport;
@@ -39,6 +41,18 @@ public:
     // Wakes may have been missed (the subscription was lost): every lane and upkeep is due.
     void resync();
     const WorkerStats& stats() const;
+    // Each state a claimed message moves to, once recorded in the queue: "sending" (claimed),
+    // then "sent", "queued" (to be tried again), "unknown" or "failed". For the PostgreSQL
+    // mirror and the sandbox's status webhooks.
+    struct Transition {
+        std::string_view status;
+        std::string_view wamid;
+        std::int64_t error_code = 0;
+        std::string_view error;
+        std::int64_t attempts = 0;   // attempts spent on the message so far
+    };
+    using TransitionHook = std::function<void(const queue::Claim&, const Transition&)>;
+    void on_transition(TransitionHook hook);
 
 private:
     struct State;

@@ -89,23 +89,14 @@ Task<http::Response> WebhookIntake::receive(const http::Request& request, std::o
         spdlog::warn("webhook change for an unknown phone_number_id, not queued phone_number_id={}", number);
     }
 
-    auto appended = co_await queue_.append(batch.events);
+    // Our sent messages' fate (and the resolution of sends whose outcome was unknown) is applied
+    // after the events are queued. Doing both again changes nothing, so any failure is answered
+    // 503 for Meta to retry.
+    auto appended = co_await ingest(batch, queue_, outbound_);
     if (!appended) {
-        metrics_.redis_errors.inc({"inbound_append"});
+        metrics_.redis_errors.inc({appended.error().code});
         spdlog::error("webhook not acknowledged (Meta will retry): {}", appended.error().message);
         co_return http::Response::error(503, "events could not be queued; retry later");
-    }
-    // Our sent messages' fate (and the resolution of sends whose outcome was unknown). Applying
-    // a status twice changes nothing, so a failure here is answered 503 for Meta to retry.
-    // Each tenant's statuses change that tenant's messages only: the tenant the webhook's phone
-    // number belongs to, whatever the status names.
-    for (const auto& [tenant, statuses] : batch.statuses) {
-        auto applied = co_await outbound_.apply_statuses(tenant, statuses);
-        if (!applied) {
-            metrics_.redis_errors.inc({"outbound_status"});
-            spdlog::error("webhook not acknowledged (Meta will retry): statuses not applied: {}", applied.error().message);
-            co_return http::Response::error(503, "statuses could not be recorded; retry later");
-        }
     }
     for (const auto& type : batch.event_types) metrics_.webhook_events.inc({type});
     if (appended->duplicates > 0) metrics_.webhook_duplicates.inc({}, appended->duplicates);

@@ -179,7 +179,11 @@ Message parse_message(const Value& m) {
     msg.from = text(m, "from");
     msg.from_user_id = text(m, "from_user_id");
     msg.timestamp = text(m, "timestamp");
-    msg.type = text(m, "type");
+    std::vector<std::string_view> keys;
+    if (m.IsObject()) {
+        for (const auto& member : m.GetObject()) keys.emplace_back(member.name.GetString(), member.name.GetStringLength());
+    }
+    msg.type = message_type_of(text(m, "type"), keys);
     msg.content = parse_content(msg.type, m);
     if (const Value* c = member(m, "context"); c != nullptr && c->IsObject()) {
         Context ctx{text(*c, "from"), text(*c, "id"), flag(*c, "forwarded"), flag(*c, "frequently_forwarded"), {}};
@@ -247,6 +251,19 @@ Change parse_change(const std::string& waba_id, const Value& c) {
 
 }  // namespace
 
+std::string message_type_of(std::string_view declared, const std::vector<std::string_view>& keys) {
+    if (!declared.empty()) return std::string(declared);
+    static constexpr std::string_view content_keys[] = {"text",     "image",       "audio",  "video",    "document", "sticker",
+                                                        "location", "contacts",    "interactive", "button", "reaction", "order",
+                                                        "system"};
+    for (const auto key : content_keys) {
+        for (const auto k : keys) {
+            if (k == key) return std::string(key);
+        }
+    }
+    return {};
+}
+
 const Contact* Change::contact_for(std::string_view wa_id) const {
     for (const auto& c : contacts) {
         if (c.wa_id == wa_id || (!c.user_id.empty() && c.user_id == wa_id)) return &c;
@@ -264,6 +281,24 @@ std::string_view content_kind(const Content& content) {
     constexpr std::string_view names[] = {"other",   "text",   "media",  "location", "contacts",
                                            "interactive", "button", "reaction", "order", "system"};
     return names[content.index()];
+}
+
+namespace {
+template <class T, class Parse>
+Result<T> parse_object(std::string_view json, const char* what, Parse&& parse) {
+    rapidjson::Document doc;
+    doc.Parse(json.data(), json.size());
+    if (doc.HasParseError() || !doc.IsObject()) return Error{std::string("malformed ") + what + " JSON"};
+    return parse(doc);
+}
+}  // namespace
+
+Result<Message> parse_message_json(std::string_view json) {
+    return parse_object<Message>(json, "message", [](const Value& v) { return parse_message(v); });
+}
+
+Result<StatusUpdate> parse_status_json(std::string_view json) {
+    return parse_object<StatusUpdate>(json, "status", [](const Value& v) { return parse_status(v); });
 }
 
 Result<Webhook> parse_webhook(std::string_view body) {
