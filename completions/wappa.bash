@@ -3,12 +3,12 @@ _wappa() {
     local cur prev words cword
     _init_completion || return
 
-    local commands="serve worker enqueue inspect requeue stats subscribe publish config"
+    local commands="serve worker enqueue inspect requeue stats subscribe publish migrate config"
     local global="-c --config --log-level --log-format -V --version -h --help"
     local command="" i
     for ((i = 1; i < cword; i++)); do
         case "${words[i]}" in
-            serve|worker|enqueue|inspect|requeue|stats|subscribe|publish|config) command=${words[i]}; break ;;
+            serve|worker|enqueue|inspect|requeue|stats|subscribe|publish|migrate|config) command=${words[i]}; break ;;
         esac
     done
 
@@ -18,6 +18,7 @@ _wappa() {
         --log-format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
         --event) COMPREPLY=($(compgen -W "incoming_message status_change outgoing_message bot_reply" -- "$cur")); return ;;
         --role) COMPREPLY=($(compgen -W "outbound inbound all" -- "$cur")); return ;;
+        --queue) COMPREPLY=($(compgen -W "outbound inbound" -- "$cur")); return ;;
         --media-type) COMPREPLY=($(compgen -W "image video audio document sticker" -- "$cur")); return ;;
         --json) [ "$command" = enqueue ] && _filedir; return ;;
         --listen|--tenant|--user|--pattern|--channel|--count|--timeout|--concurrency|--processes|--workers|--metrics-listen|--grace|--to|--text|--message-id|--reply-to|--name|--language|--components|--url|--media-id|--caption|--filename|--body|--button|--header|--footer|--button-text|--sections|--latitude|--longitude|--address|--target|--emoji|--id|--error-code|--older-than|--newer-than|--watch) return ;;
@@ -29,7 +30,7 @@ _wappa() {
         subscribe) COMPREPLY=($(compgen -W "--tenant --user --event --pattern --channel --json --count --timeout $global" -- "$cur")) ;;
         worker) COMPREPLY=($(compgen -W "--role --concurrency --processes --workers --metrics-listen --grace $global" -- "$cur")) ;;
         inspect) COMPREPLY=($(compgen -W "--tenant --json $global" -- "$cur")) ;;
-        requeue) COMPREPLY=($(compgen -W "--id --all --tenant --error-code --older-than --newer-than --include-unknown --dry-run --json $global" -- "$cur")) ;;
+        requeue) COMPREPLY=($(compgen -W "--queue --id --all --tenant --error-code --older-than --newer-than --include-unknown --dry-run --json $global" -- "$cur")) ;;
         stats) COMPREPLY=($(compgen -W "--json --watch $global" -- "$cur")) ;;
         enqueue)
             local sub="" j
@@ -49,6 +50,7 @@ _wappa() {
                 read) COMPREPLY=($(compgen -W "--tenant --message-id --target --typing" -- "$cur")) ;;
             esac ;;
         publish) COMPREPLY=($(compgen -W "$global" -- "$cur")) ;;
+        migrate) COMPREPLY=($(compgen -W "--status $global" -- "$cur")) ;;
         config) COMPREPLY=($(compgen -W "check show $global" -- "$cur")) ;;
     esac
 }

@@ -1,5 +1,5 @@
 # fish completion for wappa
-set -l commands serve worker enqueue inspect requeue stats subscribe publish config
+set -l commands serve worker enqueue inspect requeue stats subscribe publish migrate config
 set -l kinds text template media buttons list location reaction read
 
 complete -c wappa -f
@@ -17,6 +17,7 @@ complete -c wappa -n "not __fish_seen_subcommand_from $commands" -a requeue -d '
 complete -c wappa -n "not __fish_seen_subcommand_from $commands" -a stats -d 'Queue depths and figures'
 complete -c wappa -n "not __fish_seen_subcommand_from $commands" -a subscribe -d 'Live tail of notifications'
 complete -c wappa -n "not __fish_seen_subcommand_from $commands" -a publish -d 'Send one JSON message on a channel'
+complete -c wappa -n "not __fish_seen_subcommand_from $commands" -a migrate -d 'Create or upgrade the PostgreSQL schema'
 complete -c wappa -n "not __fish_seen_subcommand_from $commands" -a config -d 'Validate or print the configuration'
 
 complete -c wappa -n '__fish_seen_subcommand_from serve' -l listen -x -d 'Listen address host:port'
@@ -74,7 +75,9 @@ complete -c wappa -n '__fish_seen_subcommand_from reaction read' -l target -x -d
 complete -c wappa -n '__fish_seen_subcommand_from reaction' -l emoji -x -d 'Emoji'
 complete -c wappa -n '__fish_seen_subcommand_from read' -l typing -d 'Show typing'
 
+complete -c wappa -n '__fish_seen_subcommand_from requeue' -l queue -x -a 'outbound inbound' -d 'Which failed set'
 complete -c wappa -n '__fish_seen_subcommand_from requeue' -l id -x -d 'Failed message id'
+complete -c wappa -n '__fish_seen_subcommand_from migrate' -l status -d 'Print the applied version'
 complete -c wappa -n '__fish_seen_subcommand_from requeue' -l all -d 'Every failed message'
 complete -c wappa -n '__fish_seen_subcommand_from requeue' -l tenant -x -d 'Tenant'
 complete -c wappa -n '__fish_seen_subcommand_from requeue' -l error-code -x -d 'Graph error code'

@@ -1,4 +1,4 @@
-// wappa requeue: move failed outbound messages back to the queue.
+// wappa requeue: move failed outbound messages (or failed inbound events) back to their queue.
 #include <unistd.h>
 
 #include <iostream>
@@ -7,6 +7,8 @@
 #include "one_shot.hpp"
 #include "wappa/core/exit_codes.hpp"
 #include "wappa/queue/outbound_queue.hpp"
+#include "wappa/queue/inbound_stream.hpp"
+#include "wappa/service/inbound_admin.hpp"
 #include "wappa/service/outbound_admin.hpp"
 #include "wappa/service/outbound_jobs.hpp"
 
@@ -14,6 +16,7 @@ namespace wappa::app {
 namespace {
 
 struct RequeueOptions {
+    std::string queue = "outbound";
     std::vector<std::string> ids;
     bool all = false;
     std::string tenant;
@@ -30,6 +33,11 @@ int run_requeue(const GlobalOptions& global, const RequeueOptions& o) {
     if (!config) return exit_code::config;
     if (!o.tenant.empty() && config->find_tenant(o.tenant) == nullptr) {
         std::cerr << "wappa requeue: --tenant: '" << o.tenant << "' is not a configured tenant\n";
+        return exit_code::usage;
+    }
+    if (o.queue == "inbound" && (o.has_error_code || o.include_unknown)) {
+        std::cerr << "wappa requeue: " << (o.has_error_code ? "--error-code" : "--include-unknown")
+                  << " applies to --queue outbound only (inbound events have no Graph error code or send outcome)\n";
         return exit_code::usage;
     }
     if (o.ids.empty() && !o.all && o.tenant.empty() && !o.has_error_code && o.older_than.empty() && o.newer_than.empty()) {
@@ -61,6 +69,10 @@ int run_requeue(const GlobalOptions& global, const RequeueOptions& o) {
         std::cerr << "\r" << done << "/" << total << (done == total ? "\n" : "") << std::flush;
     };
     auto report = with_redis<service::RequeueReport>(*config, [&](redis::Client& client) -> Task<Result<service::RequeueReport>> {
+        if (o.queue == "inbound") {
+            queue::InboundStream stream(client, client, service::inbound_stream_settings(*config), service::tenant_ids(*config));
+            co_return co_await service::requeue_inbound(stream, *config, selection);
+        }
         queue::OutboundQueue outbound(client, service::outbound_settings(*config));
         co_return co_await service::requeue_selected(outbound, *config, selection, progress);
     });
@@ -71,7 +83,11 @@ int run_requeue(const GlobalOptions& global, const RequeueOptions& o) {
     if (o.json) {
         std::cout << service::requeue_json(report.value(), o.dry_run) << "\n";
     } else {
-        std::cout << (o.dry_run ? "would requeue " : "requeued ") << report->moved.size() << " message(s)\n";
+        const char* what = o.queue == "inbound" ? " inbound event(s)\n" : " message(s)\n";
+        if (o.dry_run) {
+            for (const auto& m : report->moved) std::cout << m.message_id << "\n";
+        }
+        std::cout << (o.dry_run ? "would requeue " : "requeued ") << report->moved.size() << what;
         if (!report->skipped.empty()) {
             std::cout << "skipped " << report->skipped.size()
                       << " message(s) whose send outcome is unknown (they may have reached the user; --include-unknown moves them)\n";
@@ -84,7 +100,8 @@ int run_requeue(const GlobalOptions& global, const RequeueOptions& o) {
 
 Command setup_requeue(CLI::App& app, const GlobalOptions& global) {
     auto o = std::make_shared<RequeueOptions>();
-    auto* cmd = app.add_subcommand("requeue", "Move failed outbound messages back to the queue");
+    auto* cmd = app.add_subcommand("requeue", "Move failed outbound messages (or inbound events) back to their queue");
+    cmd->add_option("--queue", o->queue, "outbound|inbound (default outbound)")->check(CLI::IsMember({"outbound", "inbound"}));
     cmd->add_option("--id", o->ids, "A failed message id (repeatable)");
     cmd->add_flag("--all", o->all, "Every failed message");
     cmd->add_option("--tenant", o->tenant, "Only this tenant's");

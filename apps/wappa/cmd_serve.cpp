@@ -18,7 +18,10 @@
 #include "wappa/core/exit_codes.hpp"
 #include "wappa/http/server.hpp"
 #include "wappa/metrics/metrics.hpp"
+#include "wappa/pg/pool.hpp"
 #include "wappa/queue/inbound_queue.hpp"
+#include "wappa/queue/inbound_stream.hpp"
+#include "wappa/service/inbound_admin.hpp"
 #include "wappa/queue/outbound_queue.hpp"
 #include "wappa/service/message_api.hpp"
 #include "wappa/service/outbound_admin.hpp"
@@ -37,20 +40,35 @@ struct ServeOptions {
     bool with_worker = false;
 };
 
+// One connection per loop at most: health checks and the delivery counts of stats.
+std::unique_ptr<pg::Pool> open_postgres(const config::Config& config, net::io_context& io, metrics::Registry& registry) {
+    if (config.postgres.url.empty()) return nullptr;
+    auto settings = postgres_settings(config);
+    settings.name = "serve";
+    settings.pool_size = 1;
+    auto pool = std::make_unique<pg::Pool>(io.get_executor(), settings);
+    pool->count_into(registry);
+    return pool;
+}
+
 // Everything one event-loop thread owns: nothing here is shared with another thread.
 struct Loop {
     Loop(const config::Config& config, config::Address listen, service::ServeMetrics& metrics,
-         metrics::Registry& registry, const std::atomic<bool>* worker_running, const service::QueueGauges& gauges)
+         metrics::Registry& registry, const std::atomic<bool>* worker_running, const std::atomic<bool>* inbound_running,
+         const service::QueueGauges& gauges)
         : redis(io.get_executor(), redis_settings(config, "redis")),
           queue(redis, config.redis.key_prefix, config.server.dedup_ttl, inbound_stream_cap(config)),
           outbound(redis, service::outbound_settings(config)),
           intake(config, queue, outbound, metrics),
           messages(config, outbound),
-          admin(config, outbound),
+          inbound_stream(redis, redis, service::inbound_stream_settings(config), service::tenant_ids(config)),
+          postgres(open_postgres(config, io, registry)),
+          admin(config, outbound, &inbound_stream, postgres.get()),
           server(io.get_executor(),
                  http::ServerSettings{std::move(listen), config.server.body_limit.value, config.server.read_timeout,
                                       config.server.write_timeout, true},
-                 service::make_serve_handler({config, intake, messages, admin, redis, metrics, registry, worker_running, &gauges}),
+                 service::make_serve_handler({config, intake, messages, admin, redis, metrics, registry, worker_running, &gauges,
+                                                             postgres.get(), inbound_running}),
                  [&metrics](int status) { metrics.http_requests.inc({"rejected", std::to_string(status)}); }) {}
 
     net::io_context io{1};
@@ -59,6 +77,8 @@ struct Loop {
     queue::OutboundQueue outbound;
     service::WebhookIntake intake;
     service::MessageApi messages;
+    queue::InboundStream inbound_stream;   // the inbound side of stats and requeue
+    std::unique_ptr<pg::Pool> postgres;    // for health and delivery counts
     service::AdminApi admin;
     http::Server server;
 };
@@ -126,8 +146,9 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
     }
 
     const std::atomic<bool>* worker_running = worker ? &worker->running() : nullptr;
+    const std::atomic<bool>* inbound_running = inbound ? &inbound->running() : nullptr;
     std::vector<std::unique_ptr<Loop>> loops;
-    loops.push_back(std::make_unique<Loop>(config, listen, metrics, registry, worker_running, gauges));
+    loops.push_back(std::make_unique<Loop>(config, listen, metrics, registry, worker_running, inbound_running, gauges));
 
     auto& first = *loops.front();
     // Signals are caught from the start: a SIGTERM during start-up is a clean stop too.
@@ -157,7 +178,7 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
         return exit_code::unavailable;
     }
     for (int i = 1; i < threads && !stopping; ++i) {
-        auto& loop = *loops.emplace_back(std::make_unique<Loop>(config, listen, metrics, registry, worker_running, gauges));
+        auto& loop = *loops.emplace_back(std::make_unique<Loop>(config, listen, metrics, registry, worker_running, inbound_running, gauges));
         if (auto status = connect_redis(loop, config, false); !status) {
             spdlog::warn("event loop {} has no redis connection yet (it keeps trying): {}", i, status.error().message);
         }

@@ -1,4 +1,5 @@
-// wappa stats: queue depths, send figures and paused tenants.
+// wappa stats: queue depths (outbound and inbound), send figures, paused tenants and, with
+// PostgreSQL, our messages by delivery status.
 #include <unistd.h>
 
 #include <iostream>
@@ -7,8 +8,12 @@
 #include "common.hpp"
 #include "one_shot.hpp"
 #include "wappa/core/exit_codes.hpp"
+#include <boost/asio/co_spawn.hpp>
+
+#include "wappa/pg/pool.hpp"
 #include "wappa/queue/outbound_queue.hpp"
 #include "wappa/service/health.hpp"
+#include "wappa/service/inbound_admin.hpp"
 #include "wappa/service/outbound_admin.hpp"
 #include "wappa/service/outbound_jobs.hpp"
 
@@ -43,24 +48,80 @@ void print_table(const queue::QueueStats& stats) {
     std::fflush(stdout);
 }
 
+void print_inbound(const service::InboundView& view) {
+    std::int64_t length = 0, pending = 0, lag = 0, failed = 0, oldest = 0;
+    for (const auto& [tenant, s] : view.tenants) {
+        length += s.length;
+        failed += s.failed;
+        oldest = std::max(oldest, s.oldest_age_ms);
+        for (const auto& [g, v] : s.pending) pending += v;
+        for (const auto& [g, v] : s.lag) lag += v;
+    }
+    std::printf("\ninbound    in stream %8lld   pending %8lld   unread %8lld   failed %8lld   oldest %lld ms\n", n(length), n(pending),
+                n(lag), n(failed), n(oldest));
+    std::printf("%-16s %9s %9s %9s %9s %12s  %s\n", "tenant", "in stream", "pending", "unread", "failed", "oldest ms", "pending per group");
+    for (const auto& [tenant, s] : view.tenants) {
+        std::int64_t p = 0, l = 0;
+        std::string groups;
+        for (const auto& [g, v] : s.pending) {
+            p += v;
+            groups += (groups.empty() ? "" : ", ") + g + "=" + std::to_string(v);
+        }
+        for (const auto& [g, v] : s.lag) l += v;
+        std::printf("%-16s %9lld %9lld %9lld %9lld %12lld  %s\n", tenant.c_str(), n(s.length), n(p), n(l), n(s.failed), n(s.oldest_age_ms),
+                    groups.empty() ? "(no consumer group yet: no inbound worker has run)" : groups.c_str());
+    }
+    if (view.delivery) {
+        std::printf("\ndelivery status of our messages (PostgreSQL)\n");
+        for (const auto& [tenant, counts] : *view.delivery) {
+            std::string line;
+            for (const auto& [status, count] : counts) line += "  " + status + "=" + std::to_string(count);
+            std::printf("%-16s%s\n", tenant.c_str(), line.c_str());
+        }
+    } else if (!view.delivery_error.empty()) {
+        std::printf("\ndelivery status: PostgreSQL unavailable: %s\n", view.delivery_error.c_str());
+    }
+    std::fflush(stdout);
+}
+
+struct Figures {
+    queue::QueueStats outbound;
+    service::InboundView inbound;
+};
+
 int run_stats(const GlobalOptions& global, const StatsOptions& o) {
     auto config = load_config_or_report(global);
     if (!config) return exit_code::config;
     const auto tenants = service::tenant_ids(*config);
     for (;;) {
-        auto stats = with_redis<queue::QueueStats>(*config, [&](redis::Client& client) -> Task<Result<queue::QueueStats>> {
+        auto figures = with_redis<Figures>(*config, [&](redis::Client& client) -> Task<Result<Figures>> {
             queue::OutboundQueue outbound(client, service::outbound_settings(*config));
-            co_return co_await outbound.stats(tenants);
+            auto stats = co_await outbound.stats(tenants);
+            if (!stats) co_return stats.error();
+            queue::InboundStream stream(client, client, service::inbound_stream_settings(*config), tenants);
+            std::unique_ptr<pg::Pool> pool;
+            auto executor = co_await net::this_coro::executor;
+            if (!config->postgres.url.empty()) pool = std::make_unique<pg::Pool>(executor, postgres_settings(*config));
+            auto inbound = co_await service::inbound_view(stream, pool.get());
+            if (!inbound) co_return inbound.error();
+            co_return Figures{std::move(stats.value()), std::move(inbound.value())};
         });
-        if (!stats) {
-            std::cerr << "wappa stats: " << stats.error().message << "\n";
+        if (!figures) {
+            std::cerr << "wappa stats: " << figures.error().message << "\n";
             return exit_code::unavailable;
         }
         if (!o.json) {
             if (o.watch > 0 && ::isatty(STDOUT_FILENO) == 1) std::printf("\x1b[H\x1b[2J");
-            print_table(stats.value());
+            print_table(figures->outbound);
+            print_inbound(figures->inbound);
         } else {
-            std::cout << service::stats_json(stats.value()) << std::endl;
+            std::string more;
+            service::append_inbound_json(more, figures->inbound);
+            std::cout << service::stats_json(figures->outbound, {}, more) << std::endl;
+        }
+        if (!figures->inbound.delivery_error.empty()) {
+            std::cerr << "wappa stats: PostgreSQL (postgres.url): " << figures->inbound.delivery_error << "\n";
+            if (o.watch <= 0) return exit_code::unavailable;
         }
         if (o.watch <= 0) return exit_code::ok;
         std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long long>(o.watch * 1000)));
@@ -71,7 +132,7 @@ int run_stats(const GlobalOptions& global, const StatsOptions& o) {
 
 Command setup_stats(CLI::App& app, const GlobalOptions& global) {
     auto o = std::make_shared<StatsOptions>();
-    auto* cmd = app.add_subcommand("stats", "Queue depths, send figures and paused tenants");
+    auto* cmd = app.add_subcommand("stats", "Queue depths (outbound and inbound), send figures, paused tenants, delivery counts");
     cmd->add_flag("--json", o->json, "JSON output");
     cmd->add_option("--watch", o->watch, "Refresh every SECONDS")->check(CLI::PositiveNumber);
     return {cmd, [&global, o] { return run_stats(global, *o); }};

@@ -35,17 +35,24 @@ int run_one_worker(const config::Config& config, const WorkerOptions& o) {
     metrics::Registry registry;
     std::optional<config::Address> metrics_listen;
     if (!o.metrics_listen.empty()) metrics_listen = config::parse_address(o.metrics_listen).value();   // checked by run_worker
-    // The outbound role serves --metrics-listen (for both roles: one registry).
+    // The outbound role serves --metrics-listen (for both roles: one registry), or the inbound
+    // role when it runs alone.
     std::unique_ptr<OutboundRuntime> outbound;
     std::unique_ptr<InboundRuntime> inbound;
     if (o.role != "inbound") outbound = std::make_unique<OutboundRuntime>(config, static_cast<std::size_t>(o.concurrency), registry, metrics_listen);
-    if (o.role != "outbound") inbound = std::make_unique<InboundRuntime>(config, registry);
+    if (o.role != "outbound") inbound = std::make_unique<InboundRuntime>(config, registry, outbound ? std::nullopt : metrics_listen);
     net::signal_set signals(outbound ? outbound->io() : inbound->io(), SIGINT, SIGTERM);
     allow_termination_signals();
     if (outbound) {
         if (auto prepared = outbound->prepare(); !prepared) {
             std::cerr << "wappa worker: " << prepared.error().message << "\n";
             return prepared.error().message.starts_with("--metrics-listen") ? exit_code::unavailable : exit_code::config;
+        }
+    }
+    if (inbound) {
+        if (auto prepared = inbound->prepare(); !prepared) {
+            std::cerr << "wappa worker: " << prepared.error().message << "\n";
+            return exit_code::unavailable;
         }
     }
     signals.async_wait([&](const boost::system::error_code& ec, int signal) {

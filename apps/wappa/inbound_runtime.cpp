@@ -10,12 +10,16 @@
 #include <iostream>
 
 #include "common.hpp"
+#include "worker_endpoint.hpp"
 #include "wappa/core/exit_codes.hpp"
+#include "wappa/http/server.hpp"
 #include "wappa/pg/inbound_store.hpp"
 #include "wappa/pg/pool.hpp"
 #include "wappa/queue/inbound_stream.hpp"
 #include "wappa/queue/outbound_queue.hpp"
 #include "wappa/redis/client.hpp"
+#include "wappa/service/heartbeat.hpp"
+#include "wappa/service/inbound_admin.hpp"
 #include "wappa/service/inbound_worker.hpp"
 #include "wappa/service/outbound_admin.hpp"
 #include "wappa/service/outbound_jobs.hpp"
@@ -29,15 +33,20 @@ std::string consumer_name() {
 }
 
 struct InboundRuntime::Parts {
-    Parts(const config::Config& c, metrics::Registry& r)
+    Parts(const config::Config& c, metrics::Registry& r, std::optional<config::Address> listen)
         : config(c),
+          registry(r),
           metrics(r),
+          metrics_listen(std::move(listen)),
           redis(io.get_executor(), redis_settings(c, "redis-inbound")),
           reader(io.get_executor(), reader_settings(c)),
           outbound(redis, service::outbound_settings(c)),
-          stream(reader, redis, stream_settings(c), service::tenant_ids(c)) {
+          stream(reader, redis, service::inbound_stream_settings(c, consumer_name()), service::tenant_ids(c)) {
         if (!c.postgres.url.empty()) {
-            pool = std::make_unique<pg::Pool>(io.get_executor(), postgres_settings(c));
+            auto settings = postgres_settings(c);
+            settings.name = "inbound";
+            pool = std::make_unique<pg::Pool>(io.get_executor(), settings);
+            pool->count_into(r);
             store = std::make_unique<pg::InboundStore>(*pool);
         }
         worker = std::make_unique<service::InboundWorker>(c, stream, outbound, redis, store.get(), metrics);
@@ -49,19 +58,11 @@ struct InboundRuntime::Parts {
         s.command_timeout = std::max(s.command_timeout, config::Duration(10'000));
         return s;
     }
-    static queue::InboundStreamSettings stream_settings(const config::Config& c) {
-        queue::InboundStreamSettings s;
-        s.prefix = c.redis.key_prefix;
-        s.group = c.inbound.consumer_group;
-        s.consumer = consumer_name();
-        s.batch = static_cast<std::size_t>(c.inbound.batch);
-        s.claim_idle = c.inbound.claim_idle;
-        s.failed_max = c.inbound.failed_max;
-        return s;
-    }
-
     const config::Config& config;
+    metrics::Registry& registry;
     service::InboundMetrics metrics;
+    std::optional<config::Address> metrics_listen;
+    std::unique_ptr<http::Server> server;
     net::io_context io{1};
     redis::Client redis;
     redis::Client reader;
@@ -70,11 +71,23 @@ struct InboundRuntime::Parts {
     std::unique_ptr<pg::Pool> pool;
     std::unique_ptr<pg::InboundStore> store;
     std::unique_ptr<service::InboundWorker> worker;
+    service::Heartbeat heartbeat{redis, service::workers_key(config.redis.key_prefix), "inbound@" + consumer_name()};
     bool stopping = false;
 };
 
-InboundRuntime::InboundRuntime(const config::Config& config, metrics::Registry& registry)
-    : parts_(std::make_unique<Parts>(config, registry)) {}
+InboundRuntime::InboundRuntime(const config::Config& config, metrics::Registry& registry,
+                               std::optional<config::Address> metrics_listen)
+    : parts_(std::make_unique<Parts>(config, registry, std::move(metrics_listen))) {}
+
+Status InboundRuntime::prepare() {
+    auto& p = *parts_;
+    if (!p.metrics_listen) return {};
+    auto server = serve_worker_probes(p.io.get_executor(), *p.metrics_listen,
+                                      WorkerProbes{p.registry, p.redis, p.stopping, nullptr, p.pool.get()});
+    if (!server) return server.error();
+    p.server = std::move(server.value());
+    return {};
+}
 
 InboundRuntime::~InboundRuntime() = default;
 
@@ -103,12 +116,16 @@ int InboundRuntime::run() {
             spdlog::info("inbound worker running consumer={} postgres={} bot={}", p.stream.settings().consumer,
                          p.config.postgres.url.empty() ? "none" : "configured", p.config.bot.mode);
             running = true;
+            auto executor = co_await net::this_coro::executor;
+            net::co_spawn(executor, p.heartbeat.run(), net::detached);
             co_await p.worker->run();
             running = false;
+            p.heartbeat.stop();
             const auto& s = p.worker->stats();
             spdlog::info("inbound worker stopped stored={} duplicates={} statuses={} failed={} replies={}", s.stored, s.duplicates,
                          s.statuses, s.failed, s.replies);
         }
+        if (p.server) co_await p.server->shutdown(config::Duration(1'000));
         p.redis.stop();
         p.reader.stop();
     };

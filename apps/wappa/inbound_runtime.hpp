@@ -5,18 +5,24 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 
 #include "wappa/config/config.hpp"
 #include "wappa/core/asio.hpp"
+#include "wappa/core/result.hpp"
 #include "wappa/metrics/metrics.hpp"
 
 namespace wappa::app {
 
 class InboundRuntime {
 public:
-    InboundRuntime(const config::Config& config, metrics::Registry& registry);
+    // `metrics_listen`: serve /metrics and /api/admin/health of this process there (prepare()).
+    InboundRuntime(const config::Config& config, metrics::Registry& registry,
+                   std::optional<config::Address> metrics_listen = std::nullopt);
     ~InboundRuntime();
 
+    // Binds --metrics-listen, if given.
+    Status prepare();
     // Runs the event loop until stop(); the batch in hand is finished first. Returns an exit code.
     int run();
     // Thread-safe.

@@ -23,6 +23,9 @@
 #include "wappa/redis/client.hpp"
 #include "wappa/redis/subscriber.hpp"
 #include "wappa/service/health.hpp"
+#include "wappa/service/heartbeat.hpp"
+#include "inbound_runtime.hpp"
+#include "worker_endpoint.hpp"
 #include "wappa/service/outbound_admin.hpp"
 #include "wappa/service/outbound_jobs.hpp"
 #include "wappa/service/outbound_worker.hpp"
@@ -55,31 +58,13 @@ struct OutboundRuntime::Parts {
     std::unique_ptr<service::SandboxFeedback> feedback;
     std::unique_ptr<pg::Pool> pool;                          // with [postgres] url: the states' mirror
     std::unique_ptr<pg::OutboundLedger> ledger;
+    service::Heartbeat heartbeat{redis, service::workers_key(config.redis.key_prefix), "outbound@" + consumer_name()};
     std::unique_ptr<http::Server> server;
     net::steady_timer stopped{io, net::steady_timer::time_point::max()};   // expires on stop
     bool stopping = false;
 };
 
 namespace {
-
-// /metrics and /api/admin/health for a worker process.
-http::Handler worker_handler(const metrics::Registry& registry, redis::Client& redis, const bool& stopping,
-                             const service::QueueGauges* gauges) {
-    return [&registry, &redis, &stopping, gauges](http::Request& request) -> Task<http::Response> {
-        if (request.path == "/metrics") co_return http::Response{200, "text/plain; version=0.0.4", registry.render(), {}};
-        if (request.path != "/api/admin/health" && request.path != "/health") {
-            co_return http::Response::error(404, "no route for " + request.method + " " + request.path);
-        }
-        auto pong = co_await redis.exec(redis::Command("PING"));
-        const bool up = pong && !pong->is_error();
-        std::string body = std::string("{\"status\":") + (up && !stopping ? "\"ok\"" : "\"unavailable\"") +
-                           ",\"checks\":{\"redis\":{\"status\":" + (up ? "\"up\"" : "\"down\"") +
-                           "},\"worker\":{\"status\":" + (stopping ? "\"stopping\"" : "\"running\"") + "}";
-        if (gauges) body += ",\"tenants\":" + service::tenants_health_json(gauges->snapshot());
-        body += "}}";
-        co_return http::Response::json(up && !stopping ? 200 : 503, std::move(body));
-    };
-}
 
 // Wakes from the queue (a lane got earlier work), on a connection of their own; after a lost
 // connection, wakes may have been missed and the worker looks at every lane again.
@@ -162,12 +147,10 @@ Status OutboundRuntime::prepare() {
         });
     }
     if (p.metrics_listen) {
-        p.server = std::make_unique<http::Server>(p.io.get_executor(), http::ServerSettings{*p.metrics_listen, 64 * 1024,
-                                                                                          config::Duration(10'000), config::Duration(10'000), false},
-                                                  worker_handler(p.registry, p.redis, p.stopping, p.gauges.get()));
-        if (auto status = p.server->listen(); !status) return Error{"--metrics-listen: " + status.error().message};
-        p.server->start();
-        spdlog::info("worker metrics on {}:{}", p.metrics_listen->host, p.server->port());
+        auto server = serve_worker_probes(p.io.get_executor(), *p.metrics_listen,
+                                          WorkerProbes{p.registry, p.redis, p.stopping, p.gauges.get(), p.pool.get()});
+        if (!server) return server.error();
+        p.server = std::move(server.value());
     }
     return {};
 }
@@ -204,8 +187,10 @@ int OutboundRuntime::run(config::Duration grace) {
             if (p.feedback) net::co_spawn(executor, p.feedback->run(), net::detached);
             if (p.ledger) net::co_spawn(executor, p.ledger->run(), net::detached);
             running = true;
+            net::co_spawn(executor, p.heartbeat.run(), net::detached);
             co_await p.worker->run(grace);
             running = false;
+            p.heartbeat.stop();
             const auto& s = p.worker->stats();
             spdlog::info("outbound worker stopped sent={} retried={} not_sent={} unknown={} throttled={} paused={} failed={}", s.sent,
                          s.retried, s.not_sent, s.unknown, s.throttled, s.paused, s.failed);

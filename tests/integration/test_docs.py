@@ -8,7 +8,7 @@ import unittest
 from harness import run
 
 SOURCE = os.environ.get("WAPPA_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-COMMANDS = ["serve", "worker", "enqueue", "inspect", "requeue", "stats", "subscribe", "publish", "config"]
+COMMANDS = ["serve", "worker", "enqueue", "inspect", "requeue", "stats", "subscribe", "publish", "migrate", "config"]
 
 
 def flags_in_help(*command):

@@ -44,7 +44,7 @@ struct GraphSettings {
     std::string ca_file;                  // extra trusted CA (PEM); empty = the system's store
     Duration sandbox_latency{0};          // "sandbox": how long each fake send takes
     double sandbox_error_rate = 0;        // "sandbox": share of sends answered with a transient error
-    bool sandbox_statuses = true;         // "sandbox": each sent message gets Meta's sent/delivered/read webhooks
+    bool sandbox_statuses = false;        // "sandbox": each sent message gets Meta's sent/delivered/read webhooks
 };
 
 struct PubsubSettings {

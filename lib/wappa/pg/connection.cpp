@@ -163,7 +163,8 @@ Task<Result<std::vector<Rows>>> Connection::run(std::span<const Query> queries) 
     if (!usable()) co_return Error{"the PostgreSQL connection is closed", "08003", true};
     const auto deadline = Clock::now() + s.settings.query_timeout;
     if (pq().PQenterPipelineMode(s.conn) != 1) co_return s.lost("entering pipeline mode failed");
-    // What each result in the pipeline answers: a statement, or a preparation (skipped).
+    // What each result in the pipeline answers: a statement (its index), or the preparation
+    // prepared_now[-answer - 1].
     std::vector<int> answers;
     std::vector<std::string> prepared_now;
     for (std::size_t i = 0; i < queries.size(); ++i) {
@@ -178,9 +179,8 @@ Task<Result<std::vector<Rows>>> Connection::run(std::span<const Query> queries) 
             if (!s.prepared.contains(name)) {
                 const std::string sql(q.sql);
                 if (!pq().PQsendPrepare(s.conn, name.c_str(), sql.c_str(), count, nullptr)) co_return s.lost("preparing a statement failed");
-                answers.push_back(-1);
-                s.prepared.insert(name);
                 prepared_now.push_back(name);
+                answers.push_back(-static_cast<int>(prepared_now.size()));
             }
             sent = pq().PQsendQueryPrepared(s.conn, name.c_str(), count, values.data(), nullptr, nullptr, 0);
         } else {
@@ -204,6 +204,9 @@ Task<Result<std::vector<Rows>>> Connection::run(std::span<const Query> queries) 
             if (r == nullptr) break;
             const auto status = pq().PQresultStatus(r);
             if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
+                // A statement prepared stays prepared whatever happens later in the pipeline:
+                // preparations are not undone by a rollback.
+                if (answer < 0) s.prepared.insert(prepared_now[static_cast<std::size_t>(-answer - 1)]);
                 if (answer >= 0) {
                     const int rows = pq().PQntuples(r), cols = pq().PQnfields(r);
                     std::vector<std::string> names;
@@ -224,7 +227,7 @@ Task<Result<std::vector<Rows>>> Connection::run(std::span<const Query> queries) 
                 const std::string sqlstate = state ? state : "";
                 const bool gone = connection_exception(sqlstate) || pq().PQstatus(s.conn) == CONNECTION_BAD;
                 if (gone) s.broken = true;
-                if (answer < 0 || sqlstate == "26000") s.prepared.clear();   // a preparation failed, or PgBouncer swapped the backend
+                if (sqlstate == "26000") s.prepared.clear();   // PgBouncer swapped the backend: nothing is prepared there
                 failure = Error{trimmed(pq().PQresultErrorMessage(r)), sqlstate,
                                 gone || sqlstate == "40001" || sqlstate == "40P01" || sqlstate == "26000"};
             }
@@ -242,10 +245,7 @@ Task<Result<std::vector<Rows>>> Connection::run(std::span<const Query> queries) 
         if (sync) break;
     }
     if (pq().PQexitPipelineMode(s.conn) != 1) co_return s.lost("leaving pipeline mode failed");
-    if (failure) {
-        for (const auto& name : prepared_now) s.prepared.erase(name);   // maybe skipped after the failure
-        co_return *failure;
-    }
+    if (failure) co_return *failure;
     co_return out;
 }
 

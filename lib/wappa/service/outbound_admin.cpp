@@ -9,6 +9,7 @@
 #include "wappa/core/json.hpp"
 #include "wappa/service/api_auth.hpp"
 #include "wappa/service/health.hpp"
+#include "wappa/service/inbound_admin.hpp"
 
 namespace wappa::service {
 namespace {
@@ -102,7 +103,7 @@ std::int64_t mean_send_latency_ms(const queue::TenantStats& s) {
     return sum->second / sent->second;
 }
 
-std::string stats_json(const queue::QueueStats& stats, std::string_view only_tenant) {
+std::string stats_json(const queue::QueueStats& stats, std::string_view only_tenant, std::string_view more) {
     const auto none = queue::TenantStats{};
     const auto found = stats.tenants.find(std::string(only_tenant));
     const auto& scope = only_tenant.empty() ? stats.total() : found != stats.tenants.end() ? found->second : none;
@@ -122,6 +123,7 @@ std::string stats_json(const queue::QueueStats& stats, std::string_view only_ten
         out.pop_back();   // the object goes on with "paused"
         out += std::string(",\"paused\":") + (s.paused ? "true" : "false") + "}";
     });
+    out += more;
     return out + "}";
 }
 
@@ -292,6 +294,13 @@ Result<RequeueSelection> parse_requeue_request(std::string_view text, std::int64
         if (!doc[key].IsBool()) return Error{std::string(key) + ": must be true or false"};
         *flag = doc[key].GetBool();
     }
+    if (doc.HasMember("queue")) {
+        const auto& v = doc["queue"];
+        const std::string_view queue = v.IsString() ? std::string_view(v.GetString(), v.GetStringLength()) : std::string_view();
+        if (queue != "outbound" && queue != "inbound") return Error{"queue: must be \"outbound\" or \"inbound\""};
+        s.inbound = queue == "inbound";
+        if (s.inbound && (s.error_code || s.include_unknown)) return Error{"queue: error_code and include_unknown apply to the outbound queue only"};
+    }
     if (!named) return Error{"say which messages: ids, all, tenant, error_code, older_than or newer_than"};
     return s;
 }
@@ -333,7 +342,14 @@ Task<http::Response> AdminApi::handle(const http::Request& request) {
     if (path == "/api/admin/queues/stats" || path == "/api/admin/messages/stats") {
         auto stats = co_await queue_.stats(tenant_ids(config_));
         if (!stats) co_return http::Response::error(503, "redis: " + stats.error().message);
-        co_return http::Response::json(200, path == "/api/admin/queues/stats" ? stats_json(*stats, own) : message_stats_json(*stats, own));
+        if (path == "/api/admin/messages/stats" || inbound_ == nullptr) {
+            co_return http::Response::json(200, path == "/api/admin/queues/stats" ? stats_json(*stats, own) : message_stats_json(*stats, own));
+        }
+        auto inbound = co_await inbound_view(*inbound_, postgres_);
+        if (!inbound) co_return http::Response::error(503, "redis: " + inbound.error().message);
+        std::string more;
+        append_inbound_json(more, *inbound, own);
+        co_return http::Response::json(200, stats_json(*stats, own, more));
     }
     if (post) {
         auto selection = parse_requeue_request(request.body, now_ms());
@@ -346,8 +362,10 @@ Task<http::Response> AdminApi::handle(const http::Request& request) {
         } else if (!selection->tenant.empty() && config_.find_tenant(selection->tenant) == nullptr) {
             co_return http::Response::error(400, "tenant: '" + selection->tenant + "' is not a configured tenant");
         }
+        if (selection->inbound && inbound_ == nullptr) co_return http::Response::error(400, "queue: the inbound queue is not available here");
         const Progress none;
-        auto report = co_await requeue_selected(queue_, config_, *selection, none);
+        auto report = selection->inbound ? co_await requeue_inbound(*inbound_, config_, *selection)
+                                         : co_await requeue_selected(queue_, config_, *selection, none);
         if (!report) co_return http::Response::error(503, "redis: " + report.error().message);
         co_return http::Response::json(200, requeue_json(*report, selection->dry_run));
     }

@@ -13,6 +13,13 @@
 #include "wappa/http/message.hpp"
 #include "wappa/queue/outbound_queue.hpp"
 
+namespace wappa::queue {
+class InboundStream;
+}
+namespace wappa::pg {
+class Pool;
+}
+
 namespace wappa::service {
 
 // Every configured tenant's id, in config order.
@@ -25,8 +32,9 @@ std::int64_t mean_send_latency_ms(const queue::TenantStats& stats);
 // {"outbound":{queued,delayed,in_flight,unknown,failed,mean_queue_to_sent_ms,oldest_due_age_ms},
 //  "paused":[{tenant,code,error,since,next_probe}],"totals":{counters},
 //  "by_tenant":{tenant:{counters}},"tenants":{tenant:{queued,delayed,in_flight,unknown,failed,paused}}}
-// With `only_tenant`, that tenant's figures alone.
-std::string stats_json(const queue::QueueStats& stats, std::string_view only_tenant = {});
+// With `only_tenant`, that tenant's figures alone. `more` (",\"key\":value...") is added inside:
+// the inbound side's figures (inbound_admin.hpp).
+std::string stats_json(const queue::QueueStats& stats, std::string_view only_tenant = {}, std::string_view more = {});
 
 // GET /api/admin/messages/stats: {"by_status":{...},"by_tenant":{tenant:{status:count}}}.
 std::string message_stats_json(const queue::QueueStats& stats, std::string_view only_tenant = {});
@@ -42,6 +50,7 @@ struct RequeueSelection {
     std::int64_t failed_to_ms = INT64_MAX;
     bool include_unknown = false;   // also messages whose send outcome is unknown
     bool dry_run = false;
+    bool inbound = false;           // the inbound failed set ("queue": "inbound")
 };
 
 struct RequeueReport {
@@ -76,7 +85,10 @@ Task<Result<Lookup>> find_message(queue::OutboundQueue& queue, const config::Con
 // The routes under /api/admin/ other than health.
 class AdminApi {
 public:
-    AdminApi(const config::Config& config, queue::OutboundQueue& queue) : config_(config), queue_(queue) {}
+    // `inbound` adds the inbound side to the stats and requeues; `postgres` the delivery counts.
+    AdminApi(const config::Config& config, queue::OutboundQueue& queue, queue::InboundStream* inbound = nullptr,
+             pg::Pool* postgres = nullptr)
+        : config_(config), queue_(queue), inbound_(inbound), postgres_(postgres) {}
 
     bool handles(std::string_view path) const;
     Task<http::Response> handle(const http::Request& request);
@@ -84,6 +96,8 @@ public:
 private:
     const config::Config& config_;
     queue::OutboundQueue& queue_;
+    queue::InboundStream* inbound_;
+    pg::Pool* postgres_;
 };
 
 }  // namespace wappa::service

@@ -5,7 +5,9 @@
 #include "wappa/core/json.hpp"
 #include "wappa/metrics/metrics.hpp"
 #include "wappa/redis/client.hpp"
+#include "wappa/pg/pool.hpp"
 #include "wappa/service/health.hpp"
+#include "wappa/service/heartbeat.hpp"
 #include "wappa/service/message_api.hpp"
 #include "wappa/service/queue_gauges.hpp"
 #include "wappa/service/outbound_admin.hpp"
@@ -17,27 +19,60 @@ namespace {
 
 // Liveness and readiness. Open to probes without a token: it reveals nothing secret.
 Task<http::Response> health(ServeContext& ctx) {
-    const auto start = std::chrono::steady_clock::now();
+    using Clock = std::chrono::steady_clock;
+    const auto millis = [](Clock::time_point since) { return std::chrono::duration<double, std::milli>(Clock::now() - since).count(); };
+    auto start = Clock::now();
     auto pong = co_await ctx.redis.exec(redis::Command("PING"));
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    const double redis_ms = millis(start);
     const bool redis_up = pong && !pong->is_error();
-    std::string body = "{\"status\":";
-    body += redis_up && !(ctx.worker_running != nullptr && !ctx.worker_running->load()) ? "\"ok\"" : "\"unavailable\"";
-    body += ",\"checks\":{\"redis\":";
+    bool ready = redis_up;
+    std::string body = ",\"checks\":{\"redis\":";
     if (redis_up) {
-        body += "{\"status\":\"up\",\"latency_ms\":" + std::to_string(ms) + "}";
+        body += "{\"status\":\"up\",\"latency_ms\":" + std::to_string(redis_ms) + "}";
     } else {
         body += "{\"status\":\"down\",\"error\":" + json::quote(pong ? pong->str : pong.error().message) + "}";
     }
-    body += ",\"postgres\":{\"status\":";
-    body += ctx.config.postgres.url.empty() ? "\"not_configured\"}" : "\"not_checked\"}";
-    const bool worker_down = ctx.worker_running != nullptr && !ctx.worker_running->load();
-    body += ",\"outbound_worker\":{\"status\":";
-    body += ctx.worker_running == nullptr ? "\"not_in_this_process\"}" : worker_down ? "\"not_running\"}" : "\"running\"}";
+    body += ",\"postgres\":";
+    if (ctx.postgres == nullptr) {
+        body += "{\"status\":\"not_configured\"}";
+    } else {
+        start = Clock::now();
+        const pg::Query ping{"wappa_health", "SELECT 1", {}};
+        auto answered = co_await ctx.postgres->run(ping);
+        if (answered) {
+            body += "{\"status\":\"up\",\"latency_ms\":" + std::to_string(millis(start)) + "}";
+        } else {
+            ready = false;   // configured and down: events would pile up unstored
+            body += "{\"status\":\"down\",\"error\":" + json::quote(answered.error().message) + "}";
+        }
+    }
+    for (const auto& [name, running] : {std::pair{"outbound_worker", ctx.worker_running}, std::pair{"inbound_worker", ctx.inbound_running}}) {
+        const bool down = running != nullptr && !running->load();
+        ready = ready && !down;
+        body += ",\"" + std::string(name) + "\":{\"status\":";
+        body += running == nullptr ? "\"not_in_this_process\"}" : down ? "\"not_running\"}" : "\"running\"}";
+    }
+    // The workers of every process that sent a heartbeat lately (reported, not a reason for 503:
+    // they may run elsewhere, or not be needed yet).
+    if (redis_up) {
+        auto seen = co_await workers_seen(ctx.redis, workers_key(ctx.config.redis.key_prefix));
+        if (seen) {
+            std::size_t alive = 0;
+            std::string list;
+            for (const auto& w : seen.value()) {
+                const bool is_alive = w.age_ms <= alive_within_ms;
+                alive += is_alive ? 1 : 0;
+                list += list.empty() ? "{" : ",{";
+                list += "\"role\":" + json::quote(w.role) + ",\"id\":" + json::quote(w.id) + ",\"last_seen_ms_ago\":" +
+                        std::to_string(w.age_ms) + ",\"alive\":" + (is_alive ? "true" : "false") + "}";
+            }
+            body += ",\"workers\":{\"alive\":" + std::to_string(alive) + ",\"seen\":[" + list + "]}";
+        }
+    }
     // A paused tenant is reported, not a reason for 503: serve takes webhooks all the same.
     if (ctx.gauges != nullptr) body += ",\"tenants\":" + tenants_health_json(ctx.gauges->snapshot());
     body += "}}";
-    co_return http::Response::json(redis_up && !worker_down ? 200 : 503, std::move(body));
+    co_return http::Response::json(ready ? 200 : 503, std::string("{\"status\":") + (ready ? "\"ok\"" : "\"unavailable\"") + body);
 }
 
 std::optional<std::string_view> webhook_tenant(std::string_view path) {

@@ -11,6 +11,9 @@ class Registry;
 namespace wappa::redis {
 class Client;
 }
+namespace wappa::pg {
+class Pool;
+}
 
 namespace wappa::service {
 
@@ -32,6 +35,10 @@ struct ServeContext {
     const std::atomic<bool>* worker_running = nullptr;
     // The outbound queue's last figures (paused tenants for health).
     const QueueGauges* gauges = nullptr;
+    // With [postgres] url: checked by health (503 when down).
+    pg::Pool* postgres = nullptr;
+    // With --with-worker: whether the in-process inbound worker runs.
+    const std::atomic<bool>* inbound_running = nullptr;
 };
 
 http::Handler make_serve_handler(ServeContext context);
