@@ -18,6 +18,7 @@
 #include "wappa/queue/inbound_stream.hpp"
 #include "wappa/queue/outbound_queue.hpp"
 #include "wappa/redis/client.hpp"
+#include "wappa/redis/connection.hpp"
 #include "wappa/service/heartbeat.hpp"
 #include "wappa/service/inbound_admin.hpp"
 #include "wappa/service/inbound_worker.hpp"
@@ -50,6 +51,11 @@ struct InboundRuntime::Parts {
             store = std::make_unique<pg::InboundStore>(*pool);
         }
         worker = std::make_unique<service::InboundWorker>(c, stream, outbound, redis, store.get(), metrics);
+        // Process-wide: what an event costs on the wire (bench/inbound.sh divides by events).
+        r.gauge("wappa_redis_round_trips", "Writes to Redis by this process since it started (each one round trip).",
+                [] { return static_cast<double>(redis::round_trips()); });
+        r.gauge("wappa_postgres_round_trips", "Statement pipelines sent to PostgreSQL by this process since it started (each one round trip).",
+                [] { return static_cast<double>(pg::round_trips()); });
     }
 
     static redis::Settings reader_settings(const config::Config& c) {

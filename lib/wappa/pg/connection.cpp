@@ -1,3 +1,4 @@
+#include <atomic>
 #include "wappa/pg/connection.hpp"
 
 #include "wappa/pg/libpq.hpp"
@@ -42,7 +43,11 @@ bool connection_exception(std::string_view sqlstate) {
     return sqlstate.starts_with("08") || sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03";
 }
 
+std::atomic<std::uint64_t> pipelines{0};
+
 }  // namespace
+
+std::uint64_t round_trips() { return pipelines.load(std::memory_order_relaxed); }
 
 struct Connection::Impl {
     Impl(net::any_io_executor executor, const Settings& s) : executor(std::move(executor)), settings(s), socket(this->executor) {}
@@ -163,6 +168,7 @@ Task<Result<std::vector<Rows>>> Connection::run(std::span<const Query> queries) 
     if (!usable()) co_return Error{"the PostgreSQL connection is closed", "08003", true};
     const auto deadline = Clock::now() + s.settings.query_timeout;
     if (pq().PQenterPipelineMode(s.conn) != 1) co_return s.lost("entering pipeline mode failed");
+    pipelines.fetch_add(1, std::memory_order_relaxed);
     // What each result in the pipeline answers: a statement (its index), or the preparation
     // prepared_now[-answer - 1].
     std::vector<int> answers;

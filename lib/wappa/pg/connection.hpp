@@ -56,6 +56,10 @@ private:
 std::string array_literal(std::span<const std::optional<std::string>> values);
 std::string array_literal(std::span<const std::string> values);
 
+// Statement pipelines sent by this process so far (each one round trip): for benchmarks and
+// /metrics.
+std::uint64_t round_trips();
+
 // The URL without its password, for messages.
 std::string redact(std::string_view url);
 

@@ -1,3 +1,4 @@
+#include <atomic>
 #include "wappa/redis/connection.hpp"
 
 #include <hiredis/hiredis.h>
@@ -36,7 +37,11 @@ Reply convert(const redisReply* r) {
 
 std::string where(const Settings& s) { return s.endpoint.host + ":" + std::to_string(s.endpoint.port); }
 
+std::atomic<std::uint64_t> writes{0};
+
 }  // namespace
+
+std::uint64_t round_trips() { return writes.load(std::memory_order_relaxed); }
 
 void Connection::ReaderDeleter::operator()(void* reader) const { redisReaderFree(static_cast<redisReader*>(reader)); }
 
@@ -116,6 +121,7 @@ Task<Status> Connection::connect(const Settings& settings) {
 }
 
 Task<Status> Connection::write(std::string_view bytes) {
+    writes.fetch_add(1, std::memory_order_relaxed);
     auto [ec, n] = co_await net::async_write(socket_, net::buffer(bytes.data(), bytes.size()), use_tuple);
     if (ec) co_return Error{"redis write failed: " + ec.message()};
     co_return Status{};

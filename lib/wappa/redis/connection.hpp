@@ -39,4 +39,8 @@ private:
     std::unique_ptr<char[]> buffer_;   // not zeroed: a page is touched only once a reply needs it
 };
 
+// Writes to Redis by this process so far (each a round trip of one or more pipelined
+// commands): for benchmarks and /metrics.
+std::uint64_t round_trips();
+
 }  // namespace wappa::redis

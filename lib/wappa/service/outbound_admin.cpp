@@ -364,8 +364,13 @@ Task<http::Response> AdminApi::handle(const http::Request& request) {
         }
         if (selection->inbound && inbound_ == nullptr) co_return http::Response::error(400, "queue: the inbound queue is not available here");
         const Progress none;
-        auto report = selection->inbound ? co_await requeue_inbound(*inbound_, config_, *selection)
-                                         : co_await requeue_selected(queue_, config_, *selection, none);
+        // Not a conditional expression over two co_awaits: GCC 12 destroys its temporary twice.
+        Result<RequeueReport> report = Error{"not run"};
+        if (selection->inbound) {
+            report = co_await requeue_inbound(*inbound_, config_, *selection);
+        } else {
+            report = co_await requeue_selected(queue_, config_, *selection, none);
+        }
         if (!report) co_return http::Response::error(503, "redis: " + report.error().message);
         co_return http::Response::json(200, requeue_json(*report, selection->dry_run));
     }
