@@ -20,13 +20,12 @@ start_redis() {
 # the postgres user, since initdb refuses root). Durable commits (fsync on) unless FAST_PG=1.
 start_postgres() {
   pg_port=$(free_port)
-  local bin; bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-  local as=(); [ "$(id -u)" = 0 ] && as=(runuser -u postgres --) && chown postgres "$work"
-  "${as[@]}" "$bin/initdb" -D "$work/pg" -A trust -U wappa -E UTF8 --locale C >"$work/initdb.log" 2>&1
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  pg_as=(); [ "$(id -u)" = 0 ] && pg_as=(runuser -u postgres --) && chown postgres "$work"
+  "${pg_as[@]}" "$pg_bin/initdb" -D "$work/pg" -A trust -U wappa -E UTF8 --locale C >"$work/initdb.log" 2>&1
   local durability=""; [ "${FAST_PG:-0}" = 1 ] && durability="-c fsync=off -c synchronous_commit=off"
-  "${as[@]}" "$bin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w \
-    -o "-p $pg_port -c listen_addresses=127.0.0.1 -k $work $durability" start >/dev/null
-  pg_stop() { "${as[@]}" "$bin/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true; }
-  trap 'pg_stop; cleanup' EXIT
+  "${pg_as[@]}" "$pg_bin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w \
+    -o "-p $pg_port -c listen_addresses=127.0.0.1 -k $work $durability ${PG_OPTIONS:-}" start >/dev/null
+  trap '"${pg_as[@]}" "$pg_bin/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true; cleanup' EXIT
   pg_url="postgresql://wappa@127.0.0.1:$pg_port/postgres"
 }

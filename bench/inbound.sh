@@ -8,7 +8,7 @@
 # commits each event on its own could reach at best) -- the ratio is the figure to compare.
 #
 #   bench/inbound.sh [events]                 (default 100000)
-#   BATCH=64 bench/inbound.sh                 ([inbound] batch, default 256)
+#   BATCH=64 bench/inbound.sh                 ([inbound] batch, default 512)
 #   FAST_PG=1 bench/inbound.sh                (PostgreSQL without fsync: CPU-bound reading)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +30,7 @@ url = "redis://127.0.0.1:$redis_port"
 [postgres]
 url = "$pg_url"
 [inbound]
-batch = ${BATCH:-256}
+batch = ${BATCH:-512}
 [[tenants]]
 id = "bench"
 phone_number_id = "106540352242922"
@@ -45,7 +45,7 @@ counts=$(python3 bench/inbound_events.py --port "$http_port" --secret "$secret" 
 queued=$(redis-cli -p "$redis_port" xlen 'wappa:{bench}:inbound')
 messages=$(echo "$counts" | python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"])')
 statuses=$(echo "$counts" | python3 -c 'import json,sys; print(json.load(sys.stdin)["statuses"])')
-echo "machine: $(nproc) cores; queued $queued events ($messages messages, $statuses statuses) for $((events / 20)) users; batch=${BATCH:-256} fsync=$([ "${FAST_PG:-0}" = 1 ] && echo off || echo on)"
+echo "machine: $(nproc) cores; queued $queued events ($messages messages, $statuses statuses) for $((events / 20)) users; batch=${BATCH:-512} fsync=$([ "${FAST_PG:-0}" = 1 ] && echo off || echo on)"
 
 sql() { psql "$pg_url" -X -A -t -c "$1"; }
 redis_calls() { redis-cli -p "$redis_port" info stats | grep -oE 'total_commands_processed:[0-9]+' | cut -d: -f2; }
@@ -66,6 +66,8 @@ end=$(date +%s.%N)
 redis_trips=$(metric wappa_redis_round_trips); pg_trips=$(metric wappa_postgres_round_trips)
 calls=$(( $(redis_calls) - calls_before )); xacts=$(( $(pg_xacts) - xacts_before ))
 rss_kb=$(grep VmRSS "/proc/$worker_pid/status" | awk '{print $2}')
+worker_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$worker_pid/stat")
+redis_cpu=$(redis-cli -p "$redis_port" info cpu | awk -F: '/used_cpu_(sys|user):/ {s += $2} END {printf "%.2f", s}')
 kill "$worker_pid"; wait "$worker_pid" 2>/dev/null || true
 
 rows=$(sql "select count(*) from messages")
@@ -81,7 +83,7 @@ print(f"inbound worker: events={int(n)} seconds={s:.2f} events_per_s={n / s:.0f}
       f"redis_round_trips_per_event={redis_trips / n:.3f} postgres_round_trips_per_event={pg_trips / n:.4f} "
       f"redis_commands_per_event={calls / n:.2f} postgres_transactions_per_event={xacts / n:.4f}")
 PY
-echo "stored: messages=$rows status_events=$status_rows $check; worker RSS at the end: $((rss_kb / 1024)) MiB"
+echo "stored: messages=$rows status_events=$status_rows $check; worker CPU ${worker_cpu}s, RSS at the end $((rss_kb / 1024)) MiB; redis CPU (whole run) ${redis_cpu}s"
 
 # Side by side: one message row per transaction, 1 client, for 10 s, on the same database.
 cat >"$work/one_insert.sql" <<'SQL'
@@ -96,3 +98,4 @@ python3 -c "
 import sys
 rate = $queued / ($end - $start)
 print(f'pgbench, one row per transaction, 1 client: {float($tps):.0f} rows/s; inbound worker / that = {rate / float($tps):.1f}x')"
+[ -n "${PG_LOG:-}" ] && cp "$work/pg.log" "$PG_LOG"; true

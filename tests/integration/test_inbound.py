@@ -383,6 +383,45 @@ class StandaloneInboundWorkerTest(PostgresCase):
             self.assertEqual(worker.wait(timeout=15), 0, worker.stderr.read())
 
 
+class MigrateTest(unittest.TestCase):
+    def test_migrate_is_versioned_and_idempotent(self):
+        redis, pg = Redis(), Postgres()
+        serve = None
+        try:
+            serve = Serve(redis, f'[postgres]\nurl = "{pg.url}"\n')
+            status = run("-c", serve.config, "migrate", "--status")
+            self.assertEqual(status.returncode, 0, status.stderr)
+            self.assertIn("schema version 0", status.stdout)
+            first = run("-c", serve.config, "migrate")
+            self.assertEqual(first.returncode, 0, first.stderr)
+            self.assertIn("applied migration 1", first.stdout)
+            again = run("-c", serve.config, "migrate")
+            self.assertEqual((again.returncode, again.stdout.strip()), (0, "schema up to date (version 2)"))
+            self.assertEqual(pg.sql("select version from schema_migrations order by version"), [["1"], ["2"]])
+            # Two at once: serialised, each version applied once.
+            both = [subprocess.Popen([WAPPA, "-c", serve.config, "migrate"], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+            self.assertEqual([p.wait(timeout=30) for p in both], [0, 0])
+            self.assertIn("schema version 2", run("-c", serve.config, "migrate", "--status").stdout)
+            pg.stop()
+            down = run("-c", serve.config, "migrate")
+            self.assertEqual(down.returncode, 69)
+            self.assertIn("postgres.url", down.stderr)
+        finally:
+            if serve:
+                serve.stop()
+            pg.close()
+            redis.stop()
+        redis = Redis()
+        serve = Serve(redis, "")
+        try:
+            none = run("-c", serve.config, "migrate")
+            self.assertEqual(none.returncode, 78)
+            self.assertIn("postgres.url", none.stderr)
+        finally:
+            serve.stop()
+            redis.stop()
+
+
 class NoPersistenceTest(unittest.TestCase):
     """Without PostgreSQL and without a bot nothing consumes the streams: serve caps them."""
 

@@ -77,7 +77,7 @@ struct OutboundSettings {
 
 struct InboundSettings {
     std::string consumer_group = "wappa";
-    std::int64_t batch = 256;                  // events per read (and per PostgreSQL transaction)
+    std::int64_t batch = 512;                  // events per read (and per PostgreSQL transaction)
     Duration claim_idle{60'000};               // a dead consumer's pending events are taken over after this
     std::int64_t max_deliveries = 5;           // an event that fails this often (PostgreSQL up) goes to the failed set
     std::int64_t failed_max = 10'000;          // each tenant's inbound failed set, oldest dropped first

@@ -21,8 +21,9 @@ class Pool;
 // A user's open conversation after a batch.
 struct OpenConversation {
     std::string conversation_id;
-    std::int64_t messages = 0;        // all of them, the bot's replies included
-    std::int64_t user_messages = 0;   // the user's
+    // Counted only when asked (the bot needs them); -1 otherwise.
+    std::int64_t messages = -1;        // all of them, the bot's replies included
+    std::int64_t user_messages = -1;   // the user's
 };
 
 using UserKey = std::pair<std::string, std::string>;   // tenant, user id
@@ -50,8 +51,9 @@ class InboundStore {
 public:
     explicit InboundStore(Pool& pool) : pool_(pool) {}
 
+    // `count`: also count each open conversation's messages (one more statement).
     Task<Result<StoredBatch>> store(std::span<const whatsapp::IncomingMessage* const> messages,
-                                    std::span<const whatsapp::StatusEvent* const> statuses);
+                                    std::span<const whatsapp::StatusEvent* const> statuses, bool count);
     Task<Status> store_replies(std::span<const StoredReply> replies);
     // Closes the user's open conversation (one transaction): it keeps its messages, and says how many.
     Task<Result<ClosedConversation>> close_conversation(const std::string& tenant, const std::string& user);
@@ -59,7 +61,16 @@ public:
     Task<Result<std::map<std::string, std::map<std::string, std::int64_t>>>> delivery_counts();
 
 private:
+    // Fresh tables have no statistics, and the planner, believing them nearly empty, joins a
+    // batch to them by scanning them whole (per batch: slower as they grow). Autovacuum only
+    // looks once a minute, so the store ANALYZEs its tables itself each time the messages it
+    // stored have grown fourfold since it last did (from 2,000): a few times in a run.
+    Task<void> analyze_when_grown(std::size_t stored);
+
     Pool& pool_;
+    std::uint64_t stored_ = 0;
+    std::uint64_t next_analyze_ = 2'000;
+    bool may_analyze_ = true;
 };
 
 }  // namespace wappa::pg

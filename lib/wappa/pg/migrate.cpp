@@ -5,6 +5,7 @@
 namespace wappa::pg {
 namespace sql {
 extern const std::string_view v001_schema;
+extern const std::string_view v002_hot_updates;
 }
 
 namespace {
@@ -25,6 +26,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 std::span<const Migration> migrations() {
     static const Migration all[] = {
         {1, "schema", sql::v001_schema},
+        {2, "hot_updates", sql::v002_hot_updates},
     };
     return all;
 }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -19,6 +20,7 @@
 #include "wappa/redis/client.hpp"
 #include "wappa/service/bot.hpp"
 #include "wappa/service/notifications.hpp"
+#include "wappa/service/outbound_jobs.hpp"
 #include "wappa/whatsapp/inbound_record.hpp"
 #include "wappa/whatsapp/outbound.hpp"
 
@@ -28,6 +30,7 @@ namespace {
 using whatsapp::IncomingMessage;
 using whatsapp::StatusEvent;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+using namespace boost::asio::experimental::awaitable_operators;
 constexpr std::int64_t trim_every_ms = 5'000;
 constexpr std::int64_t max_backoff_ms = 30'000;
 
@@ -56,6 +59,31 @@ std::string bounded(std::string text) {
     while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
     text.resize(cut);
     return text + "…";
+}
+
+// The bot's reply to `m`, queued like any message (rate limits and retries apply). It is
+// announced as bot_reply, and only when asked: never as outgoing_message, so that nothing
+// listening can answer it into a loop.
+std::optional<queue::EnqueueRequest> reply_request(const config::Config& config, const IncomingMessage& m, std::string text) {
+    whatsapp::OutboundJob job;
+    job.type = "text_message";
+    job.message_id = bot_reply_id(m);
+    job.tenant = m.tenant;
+    job.phone_number_id = m.phone_number_id;   // the number it was sent to (else the tenant's)
+    job.to_number = m.user_id;                 // a phone number, or Meta's business-scoped user id
+    job.content = whatsapp::TextJob{std::move(text), std::nullopt};
+    auto made = make_enqueue_request(config, std::move(job));
+    auto* request = std::get_if<queue::EnqueueRequest>(&made);
+    if (request == nullptr) return std::nullopt;
+    request->notify_channel.clear();
+    request->notify_payload.clear();
+    if (config.pubsub.publish_bot_replies) {
+        const pubsub::Notification n{std::string(pubsub::bot_reply), m.tenant, m.user_id, now_utc(),
+                                     {{"message_id", request->message_id}, {"message_type", request->type}, {"recipient", m.user_id}}};
+        request->notify_channel = pubsub::channel_name(config.redis.key_prefix, m.tenant, m.user_id, n.event);
+        request->notify_payload = pubsub::render_payload(n);
+    }
+    return std::move(*request);
 }
 
 }  // namespace
@@ -120,6 +148,7 @@ Task<void> InboundWorker::run() {
     auto& s = *state_;
     s.pause = std::make_unique<net::steady_timer>(co_await net::this_coro::executor);
     bool groups = false, own_pending = true;
+    std::optional<std::vector<queue::StreamEntry>> prefetched;
     std::int64_t next_claim = 0, next_trim = 0;
     const auto failed_round = [&s](std::string_view why, const std::string& error) -> Task<void> {
         count_retry(s.metrics, why);
@@ -136,12 +165,18 @@ Task<void> InboundWorker::run() {
             }
             groups = true;
         }
-        auto entries = co_await s.stream.read(own_pending);
-        if (!entries) {
-            co_await failed_round("redis", entries.error().message);
-            continue;
+        std::vector<queue::StreamEntry> batch;
+        if (prefetched) {
+            batch = std::move(*prefetched);
+            prefetched.reset();
+        } else {
+            auto entries = co_await s.stream.read(own_pending);
+            if (!entries) {
+                co_await failed_round("redis", entries.error().message);
+                continue;
+            }
+            batch = std::move(entries.value());
         }
-        auto batch = std::move(entries.value());
         if (own_pending && batch.empty()) own_pending = false;
         const auto now = steady_ms();
         if (now >= next_claim) {
@@ -157,7 +192,18 @@ Task<void> InboundWorker::run() {
         if (!batch.empty()) {
             const auto started = std::chrono::steady_clock::now();
             const auto size = batch.size();
-            const auto outcome = co_await s.process(std::move(batch));
+            // While a batch of new events is stored, the next one is read (on the reader's own
+            // connection): PostgreSQL and Redis work at the same time. Its entries are pending
+            // to this consumer, so after a failed batch they are read again with the rest.
+            Outcome outcome = Outcome::retry;
+            if (!own_pending) {
+                auto both = co_await (s.process(std::move(batch)) && s.stream.read(false));
+                outcome = std::get<0>(both);
+                auto& next = std::get<1>(both);
+                if (outcome == Outcome::done && next && !next->empty()) prefetched = std::move(next.value());
+            } else {
+                outcome = co_await s.process(std::move(batch));
+            }
             if (outcome == Outcome::retry) {
                 own_pending = true;   // what was not acknowledged is read again first
                 co_await failed_round(s.store ? "postgres" : "redis", "see the line above");
@@ -173,6 +219,12 @@ Task<void> InboundWorker::run() {
             }
             next_trim = steady_ms() + trim_every_ms;
         }
+    }
+    // A batch read ahead is stored before the worker leaves, not left pending to a consumer
+    // name no one will use again (it would wait claim_idle for another worker).
+    if (prefetched && !prefetched->empty()) {
+        const auto outcome = co_await s.process(std::move(*prefetched));
+        if (outcome == Outcome::retry) spdlog::warn("the last batch read was not stored: another worker takes it over after claim_idle");
     }
     s.pause.reset();
 }
@@ -224,7 +276,8 @@ Task<Outcome> InboundWorker::State::handle(std::span<const Parsed> group) {
     }
     std::optional<pg::StoredBatch> stored;
     if (store != nullptr && (!messages.empty() || !statuses.empty())) {
-        auto result = co_await store->store(messages, statuses);
+        const bool count = config.bot.mode == "echo";   // the bot's replies say the counts
+        auto result = co_await store->store(messages, statuses, count);
         if (!result) {
             if (result.error().transient) {
                 spdlog::warn("PostgreSQL: {}", result.error().message);
@@ -320,8 +373,13 @@ Task<Status> InboundWorker::State::refresh_cache(const pg::StoredBatch& stored) 
     const auto ttl = std::to_string(config.inbound.conversation_ttl.count());
     for (const auto& [user, conversation] : stored.conversations) {
         const auto key = conversation_key(user.first, user.second);
-        commands.emplace_back("HSET", key, std::string("conversation_id"), conversation.conversation_id, std::string("messages"),
-                              std::to_string(conversation.messages), std::string("user_messages"), std::to_string(conversation.user_messages));
+        if (conversation.messages < 0) {
+            commands.emplace_back("HSET", key, std::string("conversation_id"), conversation.conversation_id);
+        } else {
+            commands.emplace_back("HSET", key, std::string("conversation_id"), conversation.conversation_id, std::string("messages"),
+                                  std::to_string(conversation.messages), std::string("user_messages"),
+                                  std::to_string(conversation.user_messages));
+        }
         commands.emplace_back("PEXPIRE", key, ttl);
     }
     if (commands.empty()) co_return Status{};
@@ -383,34 +441,10 @@ Task<Status> InboundWorker::State::answer(std::span<const IncomingMessage* const
             }
         }
         count_reply(metrics, command == BotCommand::none ? "echo" : command == BotCommand::history ? "history" : "close");
-        const auto* tenant = config.find_tenant(m.tenant);
-        if (tenant == nullptr) continue;
-        whatsapp::OutboundJob job;
-        job.type = "text_message";
-        job.message_id = bot_reply_id(m);
-        job.tenant = m.tenant;
-        job.phone_number_id = !m.phone_number_id.empty() ? m.phone_number_id : tenant->phone_number_id;
-        job.to_number = m.user_id;   // a phone number, or Meta's business-scoped user id
-        job.content = whatsapp::TextJob{bounded(text), std::nullopt};
-        queue::EnqueueRequest request;
-        request.message_id = job.message_id;
-        request.tenant = job.tenant;
-        request.phone_number_id = job.phone_number_id;
-        request.to_number = job.to_number;
-        request.type = job.type;
-        request.graph_body = whatsapp::build_graph_body(job, job.message_id);
-        request.rate_per_recipient = tenant->rate_per_recipient.value_or(config.outbound.rate_per_recipient).per_second;
-        request.burst_per_recipient = tenant->burst_per_recipient.value_or(config.outbound.burst_per_recipient);
-        // A bot reply is announced as bot_reply, and only when asked: no outgoing_message, so
-        // that nothing listening can answer it into a loop.
-        if (config.pubsub.publish_bot_replies) {
-            const pubsub::Notification n{std::string(pubsub::bot_reply), m.tenant, m.user_id, now_utc(),
-                                         {{"message_id", job.message_id}, {"message_type", job.type}, {"recipient", m.user_id}}};
-            request.notify_channel = pubsub::channel_name(config.redis.key_prefix, m.tenant, m.user_id, n.event);
-            request.notify_payload = pubsub::render_payload(n);
-        }
-        replies.push_back(std::move(request));
-        if (stored) rows.push_back({m.tenant, m.user_id, conversation_id, bounded(text), job.message_id, m.wamid});
+        auto request = reply_request(config, m, bounded(text));
+        if (!request) continue;   // a tenant no longer configured
+        if (stored) rows.push_back({m.tenant, m.user_id, conversation_id, bounded(text), request->message_id, m.wamid});
+        replies.push_back(std::move(*request));
     }
     if (stored) {
         if (auto saved = co_await store->store_replies(rows); !saved) co_return saved.error();
