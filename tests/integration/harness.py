@@ -157,6 +157,59 @@ class Postgres:
         return [line.split("\t") for line in r.stdout.splitlines() if line]
 
 
+class PgBouncer:
+    """PgBouncer in transaction mode in front of a Postgres: a server connection per transaction,
+    so nothing prepared on one is there on the next (what `prepared_statements = false` is for)."""
+
+    def __init__(self, postgres):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="wappa-pgbouncer-")
+        with open(os.path.join(self.dir, "users.txt"), "w") as f:
+            f.write('"wappa" ""\n')
+        with open(os.path.join(self.dir, "pgbouncer.ini"), "w") as f:
+            f.write(f"""[databases]
+postgres = host=127.0.0.1 port={postgres.port} dbname=postgres user=wappa
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {self.port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {self.dir}/users.txt
+pool_mode = transaction
+default_pool_size = 2
+server_round_robin = 1
+logfile = {self.dir}/pgbouncer.log
+""")
+        as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []   # it refuses root
+        if as_user:
+            shutil.chown(self.dir, "postgres", "postgres")
+            for name in ("users.txt", "pgbouncer.ini"):
+                shutil.chown(os.path.join(self.dir, name), "postgres", "postgres")
+        binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        self.proc = subprocess.Popen([*as_user, binary, os.path.join(self.dir, "pgbouncer.ini")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(self._listening, what="pgbouncer to listen")
+
+    def _listening(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+
+    @property
+    def url(self):
+        return f"postgresql://wappa@127.0.0.1:{self.port}/postgres"
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def write_config(directory, redis_url, port, extra=""):
     path = os.path.join(directory, "wappa.toml")
     with open(path, "w") as f:

@@ -2,13 +2,13 @@
 field its type carries, statuses move our messages forward only, the echo bot answers (and cannot
 be drawn into a loop), notifications follow the commit, and nothing is lost while PostgreSQL is
 down."""
-import copy
 import json
+import os
 import subprocess
 import time
 import unittest
 
-from harness import (Postgres, Redis, Serve, Subscriber, WAPPA, fixture, free_port, http_get, run, status_webhook,
+from harness import (PgBouncer, Postgres, Redis, Serve, Subscriber, WAPPA, fixture, free_port, http_get, run, status_webhook,
                      wait_until)
 
 MESSAGE_FIXTURES = ["text.json", "image.json", "audio_voice.json", "video.json", "document.json", "sticker.json",
@@ -43,6 +43,7 @@ def text_from(sender, wamid, text):
 class PostgresCase(unittest.TestCase):
     """Redis, PostgreSQL (migrated) and `wappa serve --with-worker` on them, per test."""
     extra = ""
+    postgres_extra = ""
     bot = "none"
 
     def setUp(self):
@@ -51,6 +52,7 @@ class PostgresCase(unittest.TestCase):
         self.config_extra = f"""
 [postgres]
 url = "{self.pg.url}"
+{self.postgres_extra}
 
 [bot]
 mode = "{self.bot}"
@@ -420,6 +422,72 @@ class MigrateTest(unittest.TestCase):
         finally:
             serve.stop()
             redis.stop()
+
+
+class DeadConsumerTest(StandaloneInboundWorkerTest):
+    extra = """
+[inbound]
+claim_idle = "1s"
+"""
+
+    def test_a_dead_workers_events_are_taken_over(self):
+        self.pg.stop()   # the first worker reads, cannot store, keeps them pending
+        first = subprocess.Popen([WAPPA, "-c", self.serve.config, "worker", "--role", "inbound"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for i in range(5):
+            self.post(text_from("16505550070", f"wamid.DEAD{i}", f"pending {i}"))
+        wait_until(lambda: json.loads(self.cli("stats", "--json").stdout)["inbound"]["pending"] == 5, timeout=10,
+                   what="five events pending with the first worker")
+        first.kill()
+        first.wait()
+        self.pg.start()
+        second = subprocess.Popen([WAPPA, "-c", self.serve.config, "worker", "--role", "inbound"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            self.wait_rows(self.user_messages(), 5, timeout=30)
+            self.assertEqual(self.count("select count(distinct platform_message_id) from messages"), 5)
+            wait_until(lambda: json.loads(self.cli("stats", "--json").stdout)["inbound"]["pending"] == 0, timeout=10,
+                       what="nothing pending")
+        finally:
+            second.terminate()
+            second.wait(timeout=15)
+
+
+class PgBouncerTest(unittest.TestCase):
+    """Behind PgBouncer in transaction mode, with `prepared_statements = false`."""
+
+    def run_behind_pgbouncer(self, prepared):
+        # (With "true" it may or may not break, as the bouncer hands out server connections: no
+        # test of that; the key exists for it.)
+        redis, pg = Redis(), Postgres()
+        bouncer = PgBouncer(pg)
+        serve = None
+        try:
+            serve = Serve(redis, f'[postgres]\nurl = "{bouncer.url}"\nprepared_statements = {prepared}\n[bot]\nmode = "echo"\n',
+                          args=("--with-worker",))
+            # Migrations take a session lock: straight to the server.
+            migrated = run("-c", serve.config, "migrate", env=dict(os.environ, WAPPA_POSTGRES_URL=pg.url))
+            self.assertEqual(migrated.returncode, 0, migrated.stderr)
+            for i in range(6):
+                serve.post_webhook(text_from(f"165055500{80 + i % 3}", f"wamid.BOUNCE{i}", f"through the bouncer {i}"))
+            try:
+                wait_until(lambda: int(pg.sql("select count(*) from messages where actor = 'user'")[0][0]) == 6
+                           and int(pg.sql("select count(*) from messages where actor = 'agent'")[0][0]) == 6,
+                           timeout=20, what="six messages and six replies stored")
+                return True, serve.output()
+            except AssertionError:
+                return False, serve.output()
+        finally:
+            if serve:
+                serve.stop()
+            bouncer.close()
+            pg.close()
+            redis.stop()
+
+    def test_without_prepared_statements_it_works(self):
+        stored, log = self.run_behind_pgbouncer("false")
+        self.assertTrue(stored, log)
+        self.assertNotIn("prepared statement", log)
 
 
 class NoPersistenceTest(unittest.TestCase):
