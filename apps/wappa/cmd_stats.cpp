@@ -3,10 +3,13 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <optional>
+#include <vector>
 #include <thread>
 
 #include "common.hpp"
 #include "one_shot.hpp"
+#include "wappa/config/units.hpp"
 #include "wappa/core/exit_codes.hpp"
 #include <boost/asio/co_spawn.hpp>
 
@@ -23,6 +26,8 @@ namespace {
 struct StatsOptions {
     bool json = false;
     double watch = 0;
+    std::optional<std::int64_t> max_depth;   // exit 1 when a queue holds more waiting jobs
+    std::string max_age;                     // exit 1 when a queue's oldest waiting job is older
 };
 
 long long n(std::int64_t v) { return static_cast<long long>(v); }
@@ -89,7 +94,48 @@ struct Figures {
     service::InboundView inbound;
 };
 
+// What is over the limits of --max-depth / --max-age, one line each. Waiting jobs: outbound,
+// due now or planned later (queued + delayed); inbound, not yet stored by a worker (unread +
+// pending). A stream no consumer group reads (no inbound worker: notifications only) is no queue.
+std::vector<std::string> over_limits(const Figures& f, std::optional<std::int64_t> max_depth, std::optional<std::int64_t> max_age_ms) {
+    std::vector<std::string> out;
+    const auto now = f.outbound.now;
+    for (const auto& [tenant, s] : f.outbound.tenants) {
+        const auto depth = s.queued + s.delayed;
+        const auto age = s.oldest_due > 0 ? now - s.oldest_due : 0;
+        if (max_depth && depth > *max_depth) {
+            out.push_back("outbound queue of tenant " + tenant + ": " + std::to_string(depth) + " waiting > --max-depth " + std::to_string(*max_depth));
+        }
+        if (max_age_ms && age > *max_age_ms) {
+            out.push_back("outbound queue of tenant " + tenant + ": oldest due message waiting " + std::to_string(age) + " ms > --max-age");
+        }
+    }
+    for (const auto& [tenant, s] : f.inbound.tenants) {
+        std::int64_t depth = 0;
+        for (const auto& [g, v] : s.pending) depth += v;
+        for (const auto& [g, v] : s.lag) depth += v;
+        if (max_depth && depth > *max_depth) {
+            out.push_back("inbound queue of tenant " + tenant + ": " + std::to_string(depth) + " not stored yet > --max-depth " + std::to_string(*max_depth));
+        }
+        // The stream keeps stored events until its next trim: its oldest counts only while
+        // something waits.
+        if (max_age_ms && depth > 0 && s.oldest_age_ms > *max_age_ms) {
+            out.push_back("inbound queue of tenant " + tenant + ": oldest event " + std::to_string(s.oldest_age_ms) + " ms old > --max-age");
+        }
+    }
+    return out;
+}
+
 int run_stats(const GlobalOptions& global, const StatsOptions& o) {
+    std::optional<std::int64_t> max_age_ms;
+    if (!o.max_age.empty()) {
+        auto age = config::parse_duration(o.max_age);
+        if (!age) {
+            std::cerr << "wappa stats: --max-age: " << age.error().message << "\n";
+            return exit_code::usage;
+        }
+        max_age_ms = age->count();
+    }
     auto config = load_config_or_report(global);
     if (!config) return exit_code::config;
     const auto tenants = service::tenant_ids(*config);
@@ -119,11 +165,13 @@ int run_stats(const GlobalOptions& global, const StatsOptions& o) {
             service::append_inbound_json(more, figures->inbound);
             std::cout << service::stats_json(figures->outbound, {}, more) << std::endl;
         }
+        const auto over = over_limits(*figures, o.max_depth, max_age_ms);
+        for (const auto& line : over) std::cerr << "wappa stats: " << line << "\n";
         if (!figures->inbound.delivery_error.empty()) {
             std::cerr << "wappa stats: PostgreSQL (postgres.url): " << figures->inbound.delivery_error << "\n";
-            if (o.watch <= 0) return exit_code::unavailable;
+            if (o.watch <= 0) return exit_code::unavailable;   // before a limit: a dependency is down
         }
-        if (o.watch <= 0) return exit_code::ok;
+        if (o.watch <= 0) return over.empty() ? exit_code::ok : exit_code::failure;
         std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long long>(o.watch * 1000)));
     }
 }
@@ -135,6 +183,9 @@ Command setup_stats(CLI::App& app, const GlobalOptions& global) {
     auto* cmd = app.add_subcommand("stats", "Queue depths (outbound and inbound), send figures, paused tenants, delivery counts");
     cmd->add_flag("--json", o->json, "JSON output");
     cmd->add_option("--watch", o->watch, "Refresh every SECONDS")->check(CLI::PositiveNumber);
+    cmd->add_option("--max-depth", o->max_depth, "Exit 1 when a queue holds more than N waiting jobs (for cron and probes)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--max-age", o->max_age, "Exit 1 when a queue's oldest waiting job is older than DURATION (\"30s\", \"5m\")");
     return {cmd, [&global, o] { return run_stats(global, *o); }};
 }
 

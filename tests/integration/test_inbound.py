@@ -308,10 +308,15 @@ class PostgresDownTest(PostgresCase):
         time.sleep(3)   # the worker tries, fails, backs off
         pending = json.loads(self.cli("stats", "--json").stdout)["inbound"]
         self.assertGreaterEqual(pending["length"], 40)
+        probe = self.cli("stats", "--json", "--max-depth", "10", "--max-age", "1h")
+        self.assertEqual(probe.returncode, 69, probe.stderr)   # PostgreSQL down comes first; the limit is said too
+        self.assertIn("inbound queue of tenant acme", probe.stderr)
+        self.assertIn("> --max-depth 10", probe.stderr)
         self.pg.start()
         self.wait_rows(self.user_messages(), 41, timeout=60)
         self.assertEqual(self.count("select count(distinct platform_message_id) from messages"), 41)
         wait_until(lambda: health()[0] == 200, timeout=10, what="health 200 again")
+        self.assertEqual(self.cli("stats", "--max-depth", "0").returncode, 0)
         metrics = self.serve.request("GET", "/metrics")[1].decode()
         self.assertRegex(metrics, r'wappa_inbound_retries_total\{cause="postgres"\} [1-9]')
         self.assertIn("wappa_inbound_event_duration_seconds_count", metrics)
@@ -488,6 +493,35 @@ class PgBouncerTest(unittest.TestCase):
         stored, log = self.run_behind_pgbouncer("false")
         self.assertTrue(stored, log)
         self.assertNotIn("prepared statement", log)
+
+
+class StatsLimitsTest(unittest.TestCase):
+    """`wappa stats --max-depth / --max-age`: exit 1 past a limit, for cron and probes."""
+
+    def test_limits(self):
+        redis = Redis()
+        serve = Serve(redis)   # no worker: what is queued waits
+        try:
+            jobs = "".join(json.dumps({"type": "text_message", "tenant": "acme", "to_number": f"1650555100{i}", "text": "x"}) + "\n"
+                           for i in range(3))
+            self.assertEqual(run("-c", serve.config, "enqueue", "--json", "-", input=jobs).returncode, 0)
+            within = run("-c", serve.config, "stats", "--max-depth", "3", "--max-age", "1h")
+            self.assertEqual(within.returncode, 0, within.stderr)
+            deeper = run("-c", serve.config, "stats", "--max-depth", "2")
+            self.assertEqual(deeper.returncode, 1)
+            self.assertIn("outbound queue of tenant acme: 3 waiting > --max-depth 2", deeper.stderr)
+            self.assertIn("queued", deeper.stdout)   # the figures are printed all the same
+            time.sleep(1.2)
+            older = run("-c", serve.config, "stats", "--json", "--max-age", "1s")
+            self.assertEqual(older.returncode, 1)
+            self.assertIn("oldest due message waiting", older.stderr)
+            json.loads(older.stdout)
+            bad = run("-c", serve.config, "stats", "--max-age", "soon")
+            self.assertEqual(bad.returncode, 64)
+            self.assertIn("--max-age", bad.stderr)
+        finally:
+            serve.stop()
+            redis.stop()
 
 
 class NoPersistenceTest(unittest.TestCase):
