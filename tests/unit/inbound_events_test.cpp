@@ -2,30 +2,16 @@
 
 #include <rapidjson/document.h>
 
+#include "support/config.hpp"
 #include "support/fixtures.hpp"
 #include "wappa/service/inbound_events.hpp"
 #include "wappa/whatsapp/parser.hpp"
 
 using namespace wappa;
 using test::read_fixture;
+using test::two_tenants;
 
 namespace {
-
-config::Config two_tenants() {
-    auto loaded = config::load_config_text(R"(
-[[tenants]]
-id = "acme"
-phone_number_id = "106540352242922"
-waba_id = "102290129340398"
-app_secret = "secret-a"
-[[tenants]]
-id = "beta"
-phone_number_id = "110011223344556"
-app_secret = "secret-b"
-)", "t.toml");
-    REQUIRE(loaded.ok());
-    return loaded.config;
-}
 
 service::InboundBatch build(const std::string& fixture, const config::Config& config, bool all = true) {
     auto hook = whatsapp::parse_webhook(read_fixture(fixture));

@@ -2,6 +2,7 @@
 // that `serve` writes, parsed back (parse_inbound_entry), field by field, per fixture type.
 #include <doctest/doctest.h>
 
+#include "support/config.hpp"
 #include "support/fixtures.hpp"
 #include "wappa/service/bot.hpp"
 #include "wappa/service/inbound_events.hpp"
@@ -10,23 +11,9 @@
 
 using namespace wappa;
 using test::read_fixture;
+using test::two_tenants;
 
 namespace {
-
-config::Config two_tenants() {
-    auto loaded = config::load_config_text(R"(
-[[tenants]]
-id = "acme"
-phone_number_id = "106540352242922"
-app_secret = "secret-a"
-[[tenants]]
-id = "beta"
-phone_number_id = "110011223344556"
-app_secret = "secret-b"
-)", "t.toml");
-    REQUIRE(loaded.ok());
-    return loaded.config;
-}
 
 // The records `serve` would queue for this webhook body, as the worker reads them back.
 std::vector<whatsapp::InboundRecord> records_of(const std::string& body) {

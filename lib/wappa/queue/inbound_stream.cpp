@@ -162,15 +162,12 @@ Task<Status> InboundStream::fail(const std::vector<StreamEntry>& entries, const 
 }
 
 Task<Result<std::int64_t>> InboundStream::trim(const std::string& tenant) {
-    const std::vector<std::string> keys{stream_key(tenant)};
-    redis::ScriptCall call;
-    call.keys.assign(keys.begin(), keys.end());
-    const std::vector<redis::ScriptCall> calls{call};
-    auto replies = co_await redis::run_script(client_, trim_script, calls);
-    if (!replies) co_return replies.error();
-    const auto& r = replies->front();
-    if (r.is_error()) co_return Error{"redis refused to trim " + keys.front() + ": " + r.str};
-    co_return r.integer;
+    auto key = stream_key(tenant);
+    std::string what = "to trim " + key;
+    auto trimmed = co_await redis::run_script_once(client_, trim_script, std::vector<std::string>(1, key), std::vector<std::string>(),
+                                                   std::move(what));
+    if (!trimmed) co_return trimmed.error();
+    co_return trimmed->integer;
 }
 
 Task<Result<std::vector<InboundFailed>>> InboundStream::failed(const std::string& tenant) {
@@ -194,17 +191,12 @@ Task<Result<std::vector<InboundFailed>>> InboundStream::failed(const std::string
 Task<Result<std::vector<std::string>>> InboundStream::requeue(const std::string& tenant, const std::vector<std::string>& ids, bool dry_run) {
     std::vector<std::string> moved;
     if (ids.empty()) co_return moved;
-    const std::vector<std::string> keys{stream_key(tenant), failed_key(settings_.prefix, tenant), entries_key(settings_.prefix, tenant)};
+    std::vector<std::string> keys{stream_key(tenant), failed_key(settings_.prefix, tenant), entries_key(settings_.prefix, tenant)};
     std::vector<std::string> args{dry_run ? "1" : "0"};
     args.insert(args.end(), ids.begin(), ids.end());
-    redis::ScriptCall call;
-    call.keys.assign(keys.begin(), keys.end());
-    call.args.assign(args.begin(), args.end());
-    const std::vector<redis::ScriptCall> calls{call};
-    auto replies = co_await redis::run_script(client_, requeue_script, calls);
-    if (!replies) co_return replies.error();
-    const auto& r = replies->front();
-    if (r.is_error()) co_return Error{"redis refused the inbound requeue: " + r.str};
+    auto reply = co_await redis::run_script_once(client_, requeue_script, std::move(keys), std::move(args), "the inbound requeue");
+    if (!reply) co_return reply.error();
+    const auto& r = reply.value();
     for (std::size_t i = 0; i < ids.size() && i < r.elements.size(); ++i) {
         if (r.elements[i].integer == 1) moved.push_back(ids[i]);
     }

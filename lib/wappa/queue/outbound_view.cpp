@@ -158,17 +158,12 @@ Task<Result<std::vector<RequeueOutcome>>> OutboundQueue::requeue(const Lane& lan
     std::vector<RequeueOutcome> out;
     if (ids.empty()) co_return out;
     const auto& k = keys(lane.tenant);
-    const std::vector<std::string> keys{k.state, k.hist, k.failed, k.counts, k.ready(lane.sender), k.lanes};
+    std::vector<std::string> keys{k.state, k.hist, k.failed, k.counts, k.ready(lane.sender), k.lanes};
     std::vector<std::string> args{now_arg(), wake_channel_, lane.tenant, lane.sender, include_unknown ? "1" : "0", dry_run ? "1" : "0"};
     args.insert(args.end(), ids.begin(), ids.end());
-    redis::ScriptCall call;
-    call.keys.assign(keys.begin(), keys.end());
-    call.args.assign(args.begin(), args.end());
-    const std::vector<redis::ScriptCall> calls{call};
-    auto replies = co_await redis::run_script(client_, requeue_script, calls);
-    if (!replies) co_return replies.error();
-    const auto& r = replies->front();
-    if (r.is_error()) co_return Error{"redis refused the requeue: " + r.str};
+    auto reply = co_await redis::run_script_once(client_, requeue_script, std::move(keys), std::move(args), "the requeue");
+    if (!reply) co_return reply.error();
+    const auto& r = reply.value();
     for (const auto& e : r.elements) {
         out.push_back(e.integer == 1 ? RequeueOutcome::moved : e.integer == 2 ? RequeueOutcome::skipped_unknown : RequeueOutcome::not_failed);
     }

@@ -128,4 +128,17 @@ Task<Result<std::vector<Reply>>> run_script(Client& client, const Script& script
     co_return replies;
 }
 
+Task<Result<Reply>> run_script_once(Client& client, const Script& script, std::vector<std::string> keys,
+                                    std::vector<std::string> args, std::string what) {
+    ScriptCall call;
+    call.keys.assign(keys.begin(), keys.end());
+    call.args.assign(args.begin(), args.end());
+    const std::vector<ScriptCall> calls(1, call);
+    auto replies = co_await run_script(client, script, calls);
+    if (!replies) co_return replies.error();
+    Reply reply = std::move(replies->front());
+    if (reply.is_error()) co_return Error{"redis refused " + what + ": " + reply.str};
+    co_return reply;
+}
+
 }  // namespace wappa::redis

@@ -49,4 +49,8 @@ struct ScriptCall {
 // Runs every call in one pipeline; one reply per call, in order.
 Task<Result<std::vector<Reply>>> run_script(Client& client, const Script& script, const std::vector<ScriptCall>& calls);
 
+// One call; a script error becomes "redis refused <what>: <error>".
+Task<Result<Reply>> run_script_once(Client& client, const Script& script, std::vector<std::string> keys,
+                                    std::vector<std::string> args, std::string what);
+
 }  // namespace wappa::redis
