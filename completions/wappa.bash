@@ -21,13 +21,13 @@ _wappa() {
         --queue) COMPREPLY=($(compgen -W "outbound inbound" -- "$cur")); return ;;
         --media-type) COMPREPLY=($(compgen -W "image video audio document sticker" -- "$cur")); return ;;
         --json) [ "$command" = enqueue ] && _filedir; return ;;
-        --listen|--tenant|--user|--pattern|--channel|--count|--timeout|--concurrency|--processes|--workers|--metrics-listen|--grace|--to|--text|--message-id|--reply-to|--name|--language|--components|--url|--media-id|--caption|--filename|--body|--button|--header|--footer|--button-text|--sections|--latitude|--longitude|--address|--target|--emoji|--id|--error-code|--older-than|--newer-than|--watch|--max-depth|--max-age) return ;;
+        --listen|--tenant|--user|--pattern|--channel|--count|--timeout|--since|--concurrency|--processes|--workers|--metrics-listen|--grace|--to|--text|--message-id|--reply-to|--name|--language|--components|--url|--media-id|--caption|--filename|--body|--button|--header|--footer|--button-text|--sections|--latitude|--longitude|--address|--target|--emoji|--id|--error-code|--older-than|--newer-than|--watch|--max-depth|--max-age) return ;;
     esac
 
     case "$command" in
         "") COMPREPLY=($(compgen -W "$commands $global" -- "$cur")) ;;
         serve) COMPREPLY=($(compgen -W "--listen --with-worker $global" -- "$cur")) ;;
-        subscribe) COMPREPLY=($(compgen -W "--tenant --user --event --pattern --channel --json --count --timeout $global" -- "$cur")) ;;
+        subscribe) COMPREPLY=($(compgen -W "--tenant --user --event --pattern --channel --json --count --timeout --since $global" -- "$cur")) ;;
         worker) COMPREPLY=($(compgen -W "--role --concurrency --processes --workers --metrics-listen --grace $global" -- "$cur")) ;;
         inspect) COMPREPLY=($(compgen -W "--tenant --json $global" -- "$cur")) ;;
         requeue) COMPREPLY=($(compgen -W "--queue --id --all --tenant --error-code --older-than --newer-than --include-unknown --dry-run --json $global" -- "$cur")) ;;

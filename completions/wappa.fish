@@ -31,6 +31,7 @@ complete -c wappa -n '__fish_seen_subcommand_from subscribe' -l channel -x -d 'R
 complete -c wappa -n '__fish_seen_subcommand_from subscribe' -l json -d 'NDJSON output'
 complete -c wappa -n '__fish_seen_subcommand_from subscribe' -l count -x -d 'Exit after N messages'
 complete -c wappa -n '__fish_seen_subcommand_from subscribe' -l timeout -x -d 'Exit 1 if nothing arrives for SECONDS'
+complete -c wappa -n '__fish_seen_subcommand_from subscribe' -l since -x -d 'Replay the event log after ID or for DURATION, then follow it'
 
 complete -c wappa -n '__fish_seen_subcommand_from config' -a 'check show'
 

@@ -8,6 +8,7 @@
 #include "common.hpp"
 #include "one_shot.hpp"
 #include "wappa/core/exit_codes.hpp"
+#include "wappa/pubsub/event_log.hpp"
 #include "wappa/redis/client.hpp"
 
 namespace wappa::app {
@@ -32,8 +33,19 @@ int run_publish(const GlobalOptions& global, const PublishOptions& options) {
         return exit_code::data_error;
     }
 
+    // A notification channel of a configured tenant goes to that tenant's event log too, so that
+    // live clients replaying the log see it like any other notification.
+    const auto parts = pubsub::parse_channel(config->redis.key_prefix, options.channel);
+    const bool logged = parts && config->find_tenant(parts->tenant) != nullptr;
     const redis::Command publish_command("PUBLISH", options.channel, payload);
     auto outcome = with_redis<std::int64_t>(*config, [&](redis::Client& client) -> Task<Result<std::int64_t>> {
+        if (logged) {
+            std::vector<std::pair<std::string, std::string>> one;
+            one.emplace_back(options.channel, payload);
+            auto receivers = co_await pubsub::publish_logged(client, config->redis.key_prefix, config->pubsub.event_log_max_len,
+                                                             parts->tenant, std::move(one));
+            co_return receivers;
+        }
         auto reply = co_await client.exec(publish_command);
         if (!reply) co_return reply.error();
         if (reply->is_error()) co_return Error{"redis refused PUBLISH: " + reply->str};

@@ -6,6 +6,7 @@
 #include "common.hpp"
 #include "one_shot.hpp"
 #include "wappa/core/exit_codes.hpp"
+#include "wappa/core/json.hpp"
 #include "wappa/queue/outbound_queue.hpp"
 #include "wappa/queue/inbound_stream.hpp"
 #include "wappa/service/inbound_admin.hpp"
@@ -64,9 +65,13 @@ int run_requeue(const GlobalOptions& global, const RequeueOptions& o) {
     selection.include_unknown = o.include_unknown;
     selection.dry_run = o.dry_run;
     const bool terminal = ::isatty(STDERR_FILENO) == 1;
+    // A bar on a terminal for large sets; pipes and small sets get none.
     const service::Progress progress = [terminal](std::size_t done, std::size_t total) {
         if (!terminal || total <= 1000) return;
-        std::cerr << "\r" << done << "/" << total << (done == total ? "\n" : "") << std::flush;
+        constexpr std::size_t width = 30;
+        const auto filled = total == 0 ? width : done * width / total;
+        std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, '-') << "] " << (total ? done * 100 / total : 100)
+                  << "% " << done << "/" << total << (done == total ? "\n" : "") << std::flush;
     };
     auto report = with_redis<service::RequeueReport>(*config, [&](redis::Client& client) -> Task<Result<service::RequeueReport>> {
         if (o.queue == "inbound") {
@@ -81,6 +86,12 @@ int run_requeue(const GlobalOptions& global, const RequeueOptions& o) {
         return exit_code::unavailable;
     }
     if (o.json) {
+        // A dry run lists each message as its own object (NDJSON), then the summary.
+        if (o.dry_run) {
+            for (const auto& m : report->moved) {
+                std::cout << "{\"tenant\":" << json::quote(m.tenant) << ",\"message_id\":" << json::quote(m.message_id) << "}\n";
+            }
+        }
         std::cout << service::requeue_json(report.value(), o.dry_run) << "\n";
     } else {
         const char* what = o.queue == "inbound" ? " inbound event(s)\n" : " message(s)\n";

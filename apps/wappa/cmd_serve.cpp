@@ -17,6 +17,7 @@
 #include "outbound_runtime.hpp"
 #include "wappa/core/exit_codes.hpp"
 #include "wappa/http/server.hpp"
+#include "wappa/live/hub.hpp"
 #include "wappa/metrics/metrics.hpp"
 #include "wappa/pg/pool.hpp"
 #include "wappa/queue/inbound_queue.hpp"
@@ -51,24 +52,36 @@ std::unique_ptr<pg::Pool> open_postgres(const config::Config& config, net::io_co
     return pool;
 }
 
+live::HubSettings hub_settings(const config::Config& config) {
+    live::HubSettings s;
+    s.prefix = config.redis.key_prefix;
+    s.tenants = service::tenant_ids(config);
+    s.redis = redis_settings(config, "redis-live");
+    s.queue_limit = static_cast<std::size_t>(config.pubsub.client_queue_limit);
+    s.ping_interval = config.pubsub.client_ping_interval;
+    s.event_log_max_len = config.pubsub.event_log_max_len;
+    return s;
+}
+
 // Everything one event-loop thread owns: nothing here is shared with another thread.
 struct Loop {
     Loop(const config::Config& config, config::Address listen, service::ServeMetrics& metrics,
          metrics::Registry& registry, const std::atomic<bool>* worker_running, const std::atomic<bool>* inbound_running,
-         const service::QueueGauges& gauges)
+         const service::QueueGauges& gauges, live::LiveMetrics& live_metrics)
         : redis(io.get_executor(), redis_settings(config, "redis")),
-          queue(redis, config.redis.key_prefix, config.server.dedup_ttl, inbound_stream_cap(config)),
+          queue(redis, config.redis.key_prefix, config.server.dedup_ttl, inbound_stream_cap(config), config.pubsub.event_log_max_len),
           outbound(redis, service::outbound_settings(config)),
           intake(config, queue, outbound, metrics),
           messages(config, outbound),
           inbound_stream(redis, redis, service::inbound_stream_settings(config), service::tenant_ids(config)),
           postgres(open_postgres(config, io, registry)),
           admin(config, outbound, &inbound_stream, postgres.get()),
+          hub(io.get_executor(), hub_settings(config), redis, live_metrics),
           server(io.get_executor(),
                  http::ServerSettings{std::move(listen), config.server.body_limit.value, config.server.read_timeout,
                                       config.server.write_timeout, true},
                  service::make_serve_handler({config, intake, messages, admin, redis, metrics, registry, worker_running, &gauges,
-                                                             postgres.get(), inbound_running}),
+                                                             postgres.get(), inbound_running, &hub}),
                  [&metrics](int status) { metrics.http_requests.inc({"rejected", std::to_string(status)}); }) {}
 
     net::io_context io{1};
@@ -80,6 +93,7 @@ struct Loop {
     queue::InboundStream inbound_stream;   // the inbound side of stats and requeue
     std::unique_ptr<pg::Pool> postgres;    // for health and delivery counts
     service::AdminApi admin;
+    live::Hub hub;                         // live events of this loop's SSE and WebSocket clients
     http::Server server;
 };
 
@@ -104,6 +118,9 @@ Status connect_redis(Loop& loop, const config::Config& config, bool check_policy
     auto connect = [&]() -> Task<Status> {
         auto status = co_await loop.redis.wait_connected(config.redis.connect_timeout);
         if (status && check_policy) co_await warn_unless_noeviction(loop.redis);
+        if (status) {
+            if (auto live = co_await loop.hub.prepare(); !live) spdlog::warn("live events: {} (retrying)", live.error().message);
+        }
         co_return status;
     };
     auto connected = net::co_spawn(loop.io, connect(), net::use_future);
@@ -131,6 +148,7 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
     metrics::Registry registry;
     service::ServeMetrics metrics(registry);
     service::QueueGauges gauges(registry);
+    live::LiveMetrics live_metrics(registry);
     auto listen = config::parse_address(config.server.listen).value();
     // --with-worker: both workers, each on a thread and Redis connections of its own.
     std::unique_ptr<OutboundRuntime> worker;
@@ -148,7 +166,7 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
     const std::atomic<bool>* worker_running = worker ? &worker->running() : nullptr;
     const std::atomic<bool>* inbound_running = inbound ? &inbound->running() : nullptr;
     std::vector<std::unique_ptr<Loop>> loops;
-    loops.push_back(std::make_unique<Loop>(config, listen, metrics, registry, worker_running, inbound_running, gauges));
+    loops.push_back(std::make_unique<Loop>(config, listen, metrics, registry, worker_running, inbound_running, gauges, live_metrics));
 
     auto& first = *loops.front();
     // Signals are caught from the start: a SIGTERM during start-up is a clean stop too.
@@ -165,6 +183,7 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
         if (inbound) inbound->stop();
         for (auto& loop : loops) {
             net::co_spawn(loop->io, [&l = *loop]() -> Task<void> {
+                l.hub.stop();
                 co_await l.server.shutdown(std::chrono::seconds(10));
                 l.redis.stop();
             }, net::detached);
@@ -178,7 +197,7 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
         return exit_code::unavailable;
     }
     for (int i = 1; i < threads && !stopping; ++i) {
-        auto& loop = *loops.emplace_back(std::make_unique<Loop>(config, listen, metrics, registry, worker_running, inbound_running, gauges));
+        auto& loop = *loops.emplace_back(std::make_unique<Loop>(config, listen, metrics, registry, worker_running, inbound_running, gauges, live_metrics));
         if (auto status = connect_redis(loop, config, false); !status) {
             spdlog::warn("event loop {} has no redis connection yet (it keeps trying): {}", i, status.error().message);
         }
@@ -199,7 +218,10 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
         first.io.run();
         return exit_code::ok;
     }
-    for (auto& loop : loops) loop->server.start();
+    for (auto& loop : loops) {
+        loop->hub.start();
+        loop->server.start();
+    }
     net::co_spawn(first.io, service::refresh_queue_gauges(first.outbound, service::tenant_ids(config), gauges, stopped,
                                                           config::Duration(5'000)), net::detached);
     spdlog::info("wappa serve listening on {}:{} threads={} tenants={}", listen.host.empty() ? "*" : listen.host,

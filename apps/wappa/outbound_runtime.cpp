@@ -115,7 +115,7 @@ Status OutboundRuntime::prepare() {
     p.worker = std::make_unique<service::OutboundWorker>(p.config, p.queue, *p.transport, p.concurrency, p.metrics);
     if (g.base_url == "sandbox" && g.sandbox_statuses) {
         p.inbound = std::make_unique<queue::InboundQueue>(p.redis, p.config.redis.key_prefix, p.config.server.dedup_ttl,
-                                                          inbound_stream_cap(p.config));
+                                                          inbound_stream_cap(p.config), p.config.pubsub.event_log_max_len);
         p.feedback = std::make_unique<service::SandboxFeedback>(p.config, *p.inbound, p.queue);
     }
     if (!p.config.postgres.url.empty()) {

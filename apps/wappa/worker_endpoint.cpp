@@ -21,7 +21,7 @@ Task<std::string> postgres_check(pg::Pool* postgres, bool& up) {
 
 http::Handler worker_handler(WorkerProbes p) {
     return [p](http::Request& request) -> Task<http::Response> {
-        if (request.path == "/metrics") co_return http::Response{200, "text/plain; version=0.0.4", p.registry.render(), {}};
+        if (request.path == "/metrics") co_return http::Response{200, "text/plain; version=0.0.4", p.registry.render(), {}, nullptr};
         if (request.path != "/api/admin/health" && request.path != "/health") {
             co_return http::Response::error(404, "no route for " + request.method + " " + request.path);
         }

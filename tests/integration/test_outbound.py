@@ -77,8 +77,10 @@ class OutboundTest(OutboundCase):
         table = run("-c", self.config, "stats").stdout
         self.assertIn("failed", table)
 
-        dry = json.loads(run("-c", self.config, "requeue", "--error-code", "131026", "--dry-run", "--json").stdout)
-        self.assertEqual((dry["requeued"], dry["message_ids"]), (1, ["r1"]))
+        lines = [json.loads(l) for l in run("-c", self.config, "requeue", "--error-code", "131026", "--dry-run", "--json").stdout.splitlines()]
+        self.assertEqual(lines[0], {"tenant": "acme", "message_id": "r1"}, "each message on its own line, then the summary")
+        dry = lines[-1]
+        self.assertEqual((len(lines), dry["requeued"], dry["message_ids"]), (2, 1, ["r1"]))
         self.assertEqual(self.inspect("r1")["status"], "failed")
         r = run("-c", self.config, "requeue", "--tenant", "acme")
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -253,10 +255,10 @@ class OutboundTest(OutboundCase):
         self.assertGreaterEqual(len(counts), totals["sent"])
         if totals.get("failed"):
             # They may have reached the user: requeue skips them unless told otherwise.
-            skipped = json.loads(run("-c", self.config, "requeue", "--error-code", "-1", "--dry-run", "--json").stdout)
+            skipped = json.loads(run("-c", self.config, "requeue", "--error-code", "-1", "--dry-run", "--json").stdout.splitlines()[-1])
             self.assertEqual((skipped["requeued"], skipped["skipped_unknown"]), (0, totals["failed"]))
             unknown = json.loads(run("-c", self.config, "requeue", "--error-code", "-1", "--include-unknown", "--dry-run",
-                                     "--json").stdout)
+                                     "--json").stdout.splitlines()[-1])
             self.assertEqual(unknown["requeued"], totals["failed"])
 
     def test_sigterm_stops_the_worker_within_grace(self):

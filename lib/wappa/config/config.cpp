@@ -295,6 +295,9 @@ void validate(LoadedConfig& out, const std::vector<toml::source_region>& tenant_
         add("graph.ca_file", "'" + c.graph.ca_file + "' does not exist");
     }
     if (c.graph.sandbox_error_rate < 0 || c.graph.sandbox_error_rate > 1) add("graph.sandbox_error_rate", "must be between 0 and 1");
+    if (c.pubsub.event_log_max_len < 0) add("pubsub.event_log_max_len", "must be 0 (no event log) or more");
+    if (c.pubsub.client_queue_limit < 1) add("pubsub.client_queue_limit", "must be at least 1");
+    if (c.pubsub.client_ping_interval.count() < 100) add("pubsub.client_ping_interval", "must be at least 100ms");
     if (c.outbound.max_attempts < 1) add("outbound.max_attempts", "must be at least 1");
     if (c.outbound.failed_max < 1) add("outbound.failed_max", "must be at least 1");
     if (c.outbound.burst_per_recipient < 1) add("outbound.burst_per_recipient", "must be at least 1");

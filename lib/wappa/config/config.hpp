@@ -52,6 +52,13 @@ struct PubsubSettings {
     bool publish_outgoing = true;
     bool publish_bot_replies = false;
     bool publish_status = true;
+    // The durable event log: every notification is also appended to its tenant's capped stream
+    // (0 = no log: nothing to replay).
+    std::int64_t event_log_max_len = 10'000;
+    // Live clients (SSE, WebSocket): events waiting per client before it is cut off as too slow,
+    // and the keep-alive ping of an idle connection.
+    std::int64_t client_queue_limit = 1'024;
+    Duration client_ping_interval{15'000};
 };
 
 struct OutboundSettings {

@@ -53,6 +53,9 @@ void visit(PubsubSettings& s, Visit&& v) {
     v("publish_outgoing", s.publish_outgoing, Kind::plain);
     v("publish_bot_replies", s.publish_bot_replies, Kind::plain);
     v("publish_status", s.publish_status, Kind::plain);
+    v("event_log_max_len", s.event_log_max_len, Kind::plain);
+    v("client_queue_limit", s.client_queue_limit, Kind::plain);
+    v("client_ping_interval", s.client_ping_interval, Kind::plain);
 }
 
 template <class Visit>

@@ -52,10 +52,10 @@ std::string Request::query_param(std::string_view name) const {
     return {};
 }
 
-Response Response::json(int status, std::string body) { return Response{status, "application/json", std::move(body), {}}; }
+Response Response::json(int status, std::string body) { return Response{status, "application/json", std::move(body), {}, nullptr}; }
 
 Response Response::text(int status, std::string body) {
-    return Response{status, "text/plain; charset=utf-8", std::move(body), {}};
+    return Response{status, "text/plain; charset=utf-8", std::move(body), {}, nullptr};
 }
 
 Response Response::error(int status, std::string_view message) {

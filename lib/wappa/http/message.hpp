@@ -1,11 +1,14 @@
 #pragma once
 // Requests and responses as the application sees them; Beast stays inside the server.
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 namespace wappa::http {
+
+class Upgrade;   // http/upgrade.hpp
 
 struct Request {
     std::string method;
@@ -27,6 +30,8 @@ struct Response {
     std::string content_type = "application/json";
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;
+    // Set: the server writes nothing and hands the connection to it (SSE, WebSocket).
+    std::shared_ptr<Upgrade> upgrade;
 
     static Response json(int status, std::string body);
     static Response text(int status, std::string body);

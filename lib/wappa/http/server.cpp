@@ -1,5 +1,7 @@
 #include "wappa/http/server.hpp"
 
+#include "wappa/http/upgrade.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -100,6 +102,12 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             const bool keep_alive = beast_request.keep_alive();
             auto request = to_request(beast_request);
             auto response = co_await handler(request);
+            if (response.upgrade) {   // the connection is the live session's from here on
+                sessions.erase(&stream);
+                auto upgrade = std::move(response.upgrade);
+                co_await upgrade->run(stream.release_socket());
+                co_return;
+            }
             auto out = to_beast(std::move(response), version, keep_alive && !stopping);
             stream.expires_after(settings.write_timeout);
             auto [write_error, written] = co_await bhttp::async_write(stream, out, use_tuple);

@@ -1,12 +1,19 @@
 #include "wappa/metrics/metrics.hpp"
 
 #include <cstdio>
+#include <string_view>
 
 namespace wappa::metrics {
 namespace {
 
+// Rendering appends piece by piece: GCC 12 at -O2 warns (-Wstringop-overflow, a false positive)
+// on chains of `"literal" + std::string` temporaries, and appending is cheaper anyway.
 void header(std::string& out, const std::string& name, const std::string& help, const char* type) {
-    out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ").append(name).append(" ").append(type).append("\n");
+}
+
+void line(std::string& out, const std::string& name, std::string_view labels, std::string_view value) {
+    out.append(name).append(labels).append(" ").append(value).append("\n");
 }
 
 std::string escape_label(const std::string& v) {
@@ -26,7 +33,8 @@ void append_labels(std::string& out, const std::vector<std::string>& names, cons
     if (values.empty()) return;
     out += '{';
     for (std::size_t i = 0; i < values.size() && i < names.size(); ++i) {
-        out += (i ? "," : "") + names[i] + "=\"" + escape_label(values[i]) + "\"";
+        if (i > 0) out += ',';
+        out.append(names[i]).append("=\"").append(escape_label(values[i])).append("\"");
     }
     out += '}';
 }
@@ -60,11 +68,11 @@ std::uint64_t Counter::value(Labels label_values) const {
 void Counter::render(std::string& out) const {
     header(out, name_, help_, "counter");
     std::lock_guard lock(mutex_);
-    if (values_.empty() && label_names_.empty()) out += name_ + " 0\n";
+    if (values_.empty() && label_names_.empty()) line(out, name_, "", "0");
     for (const auto& [labels, value] : values_) {
-        out += name_;
-        append_labels(out, label_names_, labels);
-        out += " " + std::to_string(value) + "\n";
+        std::string rendered;
+        append_labels(rendered, label_names_, labels);
+        line(out, name_, rendered, std::to_string(value));
     }
 }
 
@@ -83,12 +91,12 @@ void Histogram::render(std::string& out) const {
     std::uint64_t cumulative = 0;
     for (std::size_t i = 0; i < bounds.size(); ++i) {
         cumulative += buckets_[i].load(std::memory_order_relaxed);
-        out += name_ + "_bucket{le=\"" + number(bounds[i]) + "\"} " + std::to_string(cumulative) + "\n";
+        out.append(name_).append("_bucket{le=\"").append(number(bounds[i])).append("\"} ").append(std::to_string(cumulative)).append("\n");
     }
     cumulative += buckets_[bounds.size()].load(std::memory_order_relaxed);
-    out += name_ + "_bucket{le=\"+Inf\"} " + std::to_string(cumulative) + "\n";
-    out += name_ + "_sum " + number(static_cast<double>(sum_micros_.load()) / 1e6) + "\n";
-    out += name_ + "_count " + std::to_string(count_.load()) + "\n";
+    out.append(name_).append("_bucket{le=\"+Inf\"} ").append(std::to_string(cumulative)).append("\n");
+    out.append(name_).append("_sum ").append(number(static_cast<double>(sum_micros_.load()) / 1e6)).append("\n");
+    out.append(name_).append("_count ").append(std::to_string(count_.load())).append("\n");
 }
 
 Counter& Registry::counter(std::string name, std::string help, std::vector<std::string> label_names) {
@@ -125,14 +133,14 @@ std::string Registry::render() const {
     for (const auto& h : histograms_) h->render(out);
     for (const auto& g : gauges_) {
         header(out, g.name, g.help, "gauge");
-        out += g.name + " " + number(g.read()) + "\n";
+        line(out, g.name, "", number(g.read()));
     }
     for (const auto& f : families_) {
         header(out, f.name, f.help, "gauge");
         for (const auto& sample : f.read()) {
-            out += f.name;
-            append_labels(out, f.label_names, sample.labels);
-            out += " " + number(sample.value) + "\n";
+            std::string rendered;
+            append_labels(rendered, f.label_names, sample.labels);
+            line(out, f.name, rendered, number(sample.value));
         }
     }
     return out;

@@ -36,7 +36,9 @@ std::string seen_key(std::string_view prefix, std::string_view tenant, std::stri
 class InboundQueue {
 public:
     // `max_len` caps each stream (about: trimmed as Redis sees fit) when nothing consumes it; 0 = none.
-    InboundQueue(redis::Client& client, std::string prefix, config::Duration dedup_ttl, std::int64_t max_len = 0);
+    // Notifications go to the tenants' event logs too, capped at `event_log_max_len` (0 = none).
+    InboundQueue(redis::Client& client, std::string prefix, config::Duration dedup_ttl, std::int64_t max_len = 0,
+                 std::int64_t event_log_max_len = 0);
 
     // Appends every event not seen before. Succeeds only when all of them are in Redis; on an
     // error nothing can be assumed and the caller must not acknowledge (Meta retries, and the
@@ -48,6 +50,8 @@ private:
     std::string prefix_;
     std::string ttl_seconds_;
     std::string max_len_;
+    std::string event_log_max_len_;
+    std::string clock_key_;
 };
 
 }  // namespace wappa::queue

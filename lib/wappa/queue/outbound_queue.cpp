@@ -10,6 +10,7 @@
 #include <deque>
 #include <random>
 
+#include "wappa/pubsub/event_log.hpp"
 #include "wappa/queue/outbound/keys.hpp"
 #include "wappa/queue/outbound/record.hpp"
 #include "wappa/queue/outbound/scripts.hpp"
@@ -19,7 +20,7 @@
 namespace wappa::queue {
 namespace {
 
-const redis::Script enqueue_script(lua::prelude, lua::enqueue);
+const redis::Script enqueue_script(std::string(lua::prelude) + std::string(pubsub::event_log_lua()) + std::string(lua::enqueue));
 const redis::Script claim_script(lua::prelude, lua::claim);
 const redis::Script sent_script(lua::prelude, lua::sent);
 const redis::Script outcome_script(lua::prelude, lua::outcome);
@@ -89,6 +90,12 @@ bool has_repeats(std::vector<std::string_view>& values) {
     return std::adjacent_find(values.begin(), values.end()) != values.end();
 }
 
+// A tenant's event log, where outgoing_message notifications are appended as they are published
+// (views into the enqueue's storage).
+struct EventLogKeys {
+    std::string_view key, clock, cap;
+};
+
 // One script call for jobs of one tenant, in segments of one profile (sender and pair limit),
 // every job with its pair key and text ready-made: whatever the client prepares, Redis does
 // not. With an id repeated in the call (its first occurrence must win) the segments are the
@@ -96,7 +103,7 @@ bool has_repeats(std::vector<std::string_view>& values) {
 // views point into the jobs and into `storage` (a deque: its strings never move).
 redis::ScriptCall enqueue_call(const std::vector<const EnqueueRequest*>& jobs, const OutboundKeys& k, const std::string& now,
                                const std::string& wake, std::deque<std::string>& storage, std::vector<std::size_t>& order,
-                               const std::vector<std::size_t>& indices) {
+                               const std::vector<std::size_t>& indices, const EventLogKeys& log) {
     std::vector<std::string_view> ids, pairs;
     ids.reserve(jobs.size());
     for (const auto* j : jobs) ids.push_back(j->message_id);
@@ -118,7 +125,7 @@ redis::ScriptCall enqueue_call(const std::vector<const EnqueueRequest*>& jobs, c
     call.args.push_back(now);
     call.args.push_back(wake);
     call.args.push_back(jobs.front()->tenant);
-    call.args.push_back(notify ? "1" : "0");
+    call.args.push_back(notify ? log.cap : std::string_view());
     const auto repeats_at = call.args.size();
     call.args.push_back("0");
     call.args.push_back(storage.emplace_back(std::to_string(segments.size())));
@@ -151,6 +158,10 @@ redis::ScriptCall enqueue_call(const std::vector<const EnqueueRequest*>& jobs, c
         }
     }
     if (repeated_ids || has_repeats(pairs)) call.args[repeats_at] = "1";
+    if (notify) {   // last, after the segments' keys
+        call.keys.push_back(log.key);
+        call.keys.push_back(log.clock);
+    }
     return call;
 }
 
@@ -193,12 +204,15 @@ Task<Result<std::vector<EnqueueResult>>> OutboundQueue::enqueue(std::span<const 
     for (const auto tenant : tenant_order) {
         const auto& indices = by_tenant[tenant];
         const auto& k = keys(std::string(tenant));
+        const EventLogKeys log{storage.emplace_back(pubsub::event_log_key(settings_.prefix, tenant)),
+                               storage.emplace_back(pubsub::event_clock_key(settings_.prefix)),
+                               storage.emplace_back(std::to_string(std::max<std::int64_t>(0, settings_.event_log_max_len)))};
         for (std::size_t start = 0; start < indices.size(); start += jobs_per_call) {
             const auto end = std::min(indices.size(), start + jobs_per_call);
             std::vector<const EnqueueRequest*> part;
             const std::vector<std::size_t> part_indices(indices.begin() + static_cast<long>(start), indices.begin() + static_cast<long>(end));
             for (const auto i : part_indices) part.push_back(&jobs[i]);
-            calls.push_back(enqueue_call(part, k, now, wake_channel_, storage, order, part_indices));
+            calls.push_back(enqueue_call(part, k, now, wake_channel_, storage, order, part_indices, log));
             call_sizes.push_back(part.size());
         }
     }

@@ -170,6 +170,7 @@ struct OutboundSettings {
     config::Duration retention{7 * 86'400'000};        // how long a sent message's state is kept
     std::int64_t failed_max = 100'000;                 // each tenant's failed-set cap, oldest dropped first
     config::Duration failed_max_age{30LL * 86'400'000};
+    std::int64_t event_log_max_len = 0;                // outgoing_message notifications logged too (0 = not)
     std::function<std::int64_t()> clock;               // tests: the time (ms) every script uses
 };
 

@@ -17,7 +17,10 @@ std::optional<Caller> authenticate(const config::Config& config, const http::Req
     const auto header = request.header("Authorization");
     constexpr std::string_view scheme = "Bearer ";
     if (!header.starts_with(scheme)) return std::nullopt;
-    const auto token = header.substr(scheme.size());
+    return authenticate_token(config, header.substr(scheme.size()));
+}
+
+std::optional<Caller> authenticate_token(const config::Config& config, std::string_view token) {
     if (same_secret(token, config.server.admin_token)) return Caller{true, nullptr};
     for (const auto& t : config.tenants) {
         if (same_secret(token, t.api_token)) return Caller{false, &t};

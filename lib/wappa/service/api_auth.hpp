@@ -20,6 +20,8 @@ struct Caller {
 
 // Who the Bearer token belongs to, or nobody.
 std::optional<Caller> authenticate(const config::Config& config, const http::Request& request);
+// Who a token belongs to, or nobody.
+std::optional<Caller> authenticate_token(const config::Config& config, std::string_view token);
 
 // {"error": "<field>: <message>", "field": "<field>"}
 std::string field_error_body(std::string_view field, std::string_view message);

@@ -14,6 +14,7 @@
 
 #include "wappa/core/time.hpp"
 #include "wappa/pg/inbound_store.hpp"
+#include "wappa/pubsub/event_log.hpp"
 #include "wappa/pubsub/notification.hpp"
 #include "wappa/queue/inbound_stream.hpp"
 #include "wappa/queue/outbound_queue.hpp"
@@ -346,7 +347,8 @@ Task<Outcome> InboundWorker::State::give_up_or_retry(const Parsed& item, const E
 // database on a notification finds the row. A failed publish is logged, never undone.
 Task<void> InboundWorker::State::publish_stored(std::span<const IncomingMessage* const> messages, const std::vector<bool>& fresh,
                                                 std::span<const StatusEvent* const> statuses) {
-    std::vector<redis::Command> commands;
+    // Per tenant: one script call logs and publishes that tenant's notifications.
+    std::map<std::string, std::vector<std::pair<std::string, std::string>>> by_tenant;
     const auto received = now_utc();
     const auto& prefix = config.redis.key_prefix;
     if (config.pubsub.publish_incoming) {
@@ -354,18 +356,20 @@ Task<void> InboundWorker::State::publish_stored(std::span<const IncomingMessage*
             if (!fresh[i]) continue;   // a repeated delivery was published when first stored
             const auto* m = messages[i];
             const auto n = incoming_notification(m->tenant, m->user_id, m->message, event_time(m->timestamp, received));
-            commands.emplace_back("PUBLISH", pubsub::channel_name(prefix, m->tenant, m->user_id, n.event), pubsub::render_payload(n));
+            by_tenant[m->tenant].emplace_back(pubsub::channel_name(prefix, m->tenant, m->user_id, n.event), pubsub::render_payload(n));
         }
     }
     if (config.pubsub.publish_status) {
         for (const auto* st : statuses) {
             const StatusFields fields{st->recipient, st->wamid, st->status, st->error_code, st->error_title, st->callback};
             const auto n = status_notification(st->tenant, fields, event_time(st->timestamp, received));
-            commands.emplace_back("PUBLISH", pubsub::channel_name(prefix, st->tenant, st->recipient, n.event), pubsub::render_payload(n));
+            by_tenant[st->tenant].emplace_back(pubsub::channel_name(prefix, st->tenant, st->recipient, n.event), pubsub::render_payload(n));
         }
     }
-    if (commands.empty()) co_return;
-    if (auto published = co_await client.exec(commands); !published) spdlog::warn("notifications not published (the data is stored): {}", published.error().message);
+    for (auto& [tenant, notifications] : by_tenant) {
+        auto published = co_await pubsub::publish_logged(client, prefix, config.pubsub.event_log_max_len, tenant, std::move(notifications));
+        if (!published) spdlog::warn("notifications not published (the data is stored): {}", published.error().message);
+    }
 }
 
 Task<Status> InboundWorker::State::refresh_cache(const pg::StoredBatch& stored) {

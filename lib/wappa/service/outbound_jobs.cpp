@@ -10,6 +10,7 @@ namespace wappa::service {
 queue::OutboundSettings outbound_settings(const config::Config& config) {
     queue::OutboundSettings s;
     s.prefix = config.redis.key_prefix;
+    s.event_log_max_len = config.pubsub.event_log_max_len;
     s.lease = config.outbound.visibility_timeout;
     s.max_attempts = config.outbound.max_attempts;
     s.backoff_base = config.outbound.backoff_base;

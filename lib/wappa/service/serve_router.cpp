@@ -6,7 +6,9 @@
 #include "wappa/metrics/metrics.hpp"
 #include "wappa/redis/client.hpp"
 #include "wappa/pg/pool.hpp"
+#include "wappa/service/dashboard.hpp"
 #include "wappa/service/health.hpp"
+#include "wappa/service/live_routes.hpp"
 #include "wappa/service/heartbeat.hpp"
 #include "wappa/service/message_api.hpp"
 #include "wappa/service/queue_gauges.hpp"
@@ -108,6 +110,14 @@ http::Handler make_serve_handler(ServeContext context) {
             if (request.method != "POST") response = http::Response::error(405, "use POST on " + std::string(path));
             else if (route == "messages") response = co_await ctx.messages.post_message(request);
             else response = co_await ctx.messages.post_compat_text(request);
+        } else if ((path == "/api/v1/events" || path == "/api/v1/ws") && ctx.hub != nullptr) {
+            route = path == "/api/v1/ws" ? "ws" : "events";
+            response = live_events(ctx.config, *ctx.hub, request, route == "ws");
+        } else if (path == "/ui" || path.starts_with("/ui/")) {
+            route = "ui";
+            if (request.method != "GET" && request.method != "HEAD") response = http::Response::error(405, "use GET on " + std::string(path));
+            else if (auto file = dashboard_file(path)) response = std::move(*file);
+            else response = http::Response::error(404, "no dashboard file " + std::string(path));
         } else if (path == "/api/admin/health") {
             route = "health";
             response = co_await health(ctx);
@@ -117,7 +127,7 @@ http::Handler make_serve_handler(ServeContext context) {
             response = co_await ctx.admin.handle(request);
         } else if (path == "/metrics") {
             route = "metrics";
-            response = http::Response{200, "text/plain; version=0.0.4", ctx.registry.render(), {}};
+            response = http::Response{200, "text/plain; version=0.0.4", ctx.registry.render(), {}, nullptr};
         } else {
             response = http::Response::error(404, "no route for " + request.method + " " + std::string(path));
         }

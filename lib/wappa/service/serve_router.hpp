@@ -14,6 +14,9 @@ class Client;
 namespace wappa::pg {
 class Pool;
 }
+namespace wappa::live {
+class Hub;
+}
 
 namespace wappa::service {
 
@@ -39,6 +42,8 @@ struct ServeContext {
     pg::Pool* postgres = nullptr;
     // With --with-worker: whether the in-process inbound worker runs.
     const std::atomic<bool>* inbound_running = nullptr;
+    // This loop's live event hub (SSE, WebSocket).
+    live::Hub* hub = nullptr;
 };
 
 http::Handler make_serve_handler(ServeContext context);

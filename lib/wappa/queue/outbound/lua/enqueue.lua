@@ -1,8 +1,10 @@
 -- Queues jobs of one tenant, many per call so that the per-call cost is paid once per batch.
 --
 -- KEYS: jobs, state, counts, lanes, numbers, pairs:0, pairs:1, pairs:long, pairs:until, then per segment
---       (the jobs of one sender and pair limit) that sender's fifo and ready keys.
--- ARGV: now, wake channel, tenant, notify (0/1), repeats (1 when an id or a recipient occurs
+--       (the jobs of one sender and pair limit) that sender's fifo and ready keys, then with
+--       notify the tenant's event log and the event clock.
+-- ARGV: now, wake channel, tenant, notify ('' = no notifications, else the event log's cap, 0 =
+--       publish without logging), repeats (1 when an id or a recipient occurs
 --       twice in the call), segment count, then per segment: sender, pair interval ms (0 =
 --       none), burst, job count, and per job: id, pair key, text ("recipient\31type\31body"),
 --       and with notify the notification's channel and payload.
@@ -12,7 +14,7 @@ local jobs_key, state_key, counts_key, lanes_key, numbers_key = KEYS[1], KEYS[2]
 local pairs_even, pairs_odd, pairs_long, pairs_until = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local now = clock(ARGV[1])
 local wake_channel, tenant = ARGV[2], ARGV[3]
-local notify, repeats = ARGV[4] == '1', ARGV[5] == '1'
+local notify, repeats = ARGV[4] ~= '', ARGV[5] == '1'
 local segment_count = tonumber(ARGV[6])
 
 -- Every argument is checked before the first write.
@@ -181,7 +183,11 @@ for s, segment in ipairs(segments) do
   end
 end
 -- Notifications last: none goes out for a job that was not stored.
-for i = 1, #publishes, 2 do call('PUBLISH', publishes[i], publishes[i + 1]) end
+if #publishes > 0 then
+  local log = event_log(KEYS[#KEYS - 1], KEYS[#KEYS], tonumber(ARGV[4]) or 0)
+  for i = 1, #publishes, 2 do log_and_publish(log, publishes[i], publishes[i + 1]) end
+  log_close(log)
+end
 if not any_out then return '' end
 for i = 1, total do out[i] = out[i] or 'q' end
 return table.concat(out, '\n')
