@@ -79,9 +79,19 @@ struct Hub::Impl : std::enable_shared_from_this<Hub::Impl> {
     pubsub::LogCursor cursor;
     bool positioned = false;
 
+    // Writers are woken at most once per flush_interval under load: a thousand clients cost a
+    // thousand writes per flush, not per event.
+    static constexpr auto flush_interval = std::chrono::milliseconds(10);
+    std::vector<std::shared_ptr<Session>> to_wake;
+    net::steady_timer flush_timer{executor};
+    std::chrono::steady_clock::time_point last_flush{};
+    bool flush_scheduled = false;
+
     Task<Status> position();
     Task<void> tail(std::shared_ptr<Impl> self);
     void fan_out(const std::shared_ptr<const LiveEvent>& event);
+    void flush();
+    void wake_now();
 };
 
 class Session : public http::Upgrade, public std::enable_shared_from_this<Session> {
@@ -92,16 +102,17 @@ public:
 
     Task<void> run(tcp::socket socket) override;
 
-    // A live event from the hub.
-    void offer(const std::shared_ptr<const LiveEvent>& event) {
-        if (closing_ || !subscription_.filter.matches(*event)) return;
+    // A live event from the hub; true when the writer needs waking (the hub does it, batched).
+    bool offer(const std::shared_ptr<const LiveEvent>& event) {
+        if (closing_ || !subscription_.filter.matches(*event)) return false;
         if (queue_.size() >= hub_->settings.queue_limit) {
             close("slow_consumer", 1008, "slow consumer: more than " + std::to_string(hub_->settings.queue_limit) + " events waiting");
-            return;
+            return false;
         }
         queue_.push_back(event);
-        if (!replaying_) wake_.cancel();
+        return !replaying_ && queue_.size() == 1;
     }
+    void wake() { wake_.cancel(); }
 
     // Ends the session: a last frame saying why, then the connection is closed. A client that
     // does not take that frame within a second is disconnected all the same.
@@ -322,7 +333,32 @@ Task<std::string> Session::handle_message(std::string text) {
 }
 
 void Hub::Impl::fan_out(const std::shared_ptr<const LiveEvent>& event) {
-    for (const auto& session : sessions) session->offer(event);
+    for (const auto& session : sessions) {
+        if (session->offer(event)) to_wake.push_back(session);
+    }
+}
+
+void Hub::Impl::wake_now() {
+    last_flush = std::chrono::steady_clock::now();
+    for (const auto& session : to_wake) session->wake();
+    to_wake.clear();
+}
+
+// At once when the last flush is older than flush_interval (an idle hub adds no delay), else at
+// the end of that interval.
+void Hub::Impl::flush() {
+    if (to_wake.empty() || flush_scheduled) return;
+    const auto due = last_flush + flush_interval;
+    if (std::chrono::steady_clock::now() >= due) {
+        wake_now();
+        return;
+    }
+    flush_scheduled = true;
+    flush_timer.expires_at(due);
+    flush_timer.async_wait([self = shared_from_this()](boost::system::error_code) {
+        self->flush_scheduled = false;
+        self->wake_now();
+    });
 }
 
 // The hub follows every log from the last id handed out when it starts: what came before is
@@ -358,6 +394,7 @@ Task<void> Hub::Impl::tail([[maybe_unused]] std::shared_ptr<Impl> self) {
             if (events) {
                 warned = false;
                 for (const auto& logged : *events) fan_out(make_live_event(logged, settings.prefix));
+                flush();
                 continue;
             }
             status = events.error();

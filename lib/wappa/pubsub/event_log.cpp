@@ -100,20 +100,6 @@ Task<Result<std::int64_t>> publish_logged(redis::Client& client, std::string pre
     co_return reply->integer;
 }
 
-Task<Result<std::vector<LoggedEvent>>> read_log(redis::Client& client, std::string prefix, std::string tenant, EventId after,
-                                                std::size_t count) {
-    auto reply = co_await client.exec(redis::Command("XRANGE", event_log_key(prefix, tenant), "(" + after.str(), std::string("+"),
-                                                     std::string("COUNT"), std::to_string(count)));
-    if (!reply) co_return reply.error();
-    if (reply->is_error()) co_return Error{"redis refused XRANGE on the event log of '" + tenant + "': " + reply->str};
-    std::vector<LoggedEvent> out;
-    out.reserve(reply->elements.size());
-    for (const auto& entry : reply->elements) {
-        if (auto e = to_event(entry, tenant)) out.push_back(std::move(*e));
-    }
-    co_return out;
-}
-
 Task<Result<std::vector<LoggedEvent>>> read_logs(redis::Client& client, std::string prefix, LogCursor& cursor, std::int64_t block_ms,
                                                  std::size_t count) {
     std::vector<LoggedEvent> out;

@@ -60,10 +60,6 @@ std::string_view event_log_lua();
 Task<Result<std::int64_t>> publish_logged(redis::Client& client, std::string prefix, std::int64_t cap, std::string tenant,
                             std::vector<std::pair<std::string, std::string>> notifications);
 
-// Up to `count` entries of a tenant's log after `after` (exclusive), oldest first.
-Task<Result<std::vector<LoggedEvent>>> read_log(redis::Client& client, std::string prefix, std::string tenant, EventId after,
-                                                std::size_t count);
-
 // Where a reader of several tenants' logs stands: after `after[i]` in `tenants[i]`'s log.
 struct LogCursor {
     std::vector<std::string> tenants;

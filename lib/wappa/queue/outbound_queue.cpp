@@ -447,7 +447,7 @@ Task<Result<std::size_t>> OutboundQueue::take_global(std::size_t want, std::int6
 
 Task<Status> OutboundQueue::give_back_global(std::size_t unused) {
     if (settings_.rate_global <= 0 || unused == 0) co_return Status{};
-    const auto args = strings(now_arg(), ms(1000.0 / settings_.rate_global), "-" + std::to_string(unused));
+    const auto args = strings(now_arg(), ms(1000.0 / settings_.rate_global), std::to_string(-static_cast<long long>(unused)));
     auto reply = co_await run_one(client_, global_rate_script, strings(global_rate_key(settings_.prefix)), args, "global rate");
     if (!reply) co_return reply.error();
     co_return Status{};
