@@ -29,3 +29,10 @@ start_postgres() {
   trap '"${pg_as[@]}" "$pg_bin/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true; cleanup' EXIT
   pg_url="postgresql://wappa@127.0.0.1:$pg_port/postgres"
 }
+# `wappa serve` ($wappa) on $work/wappa.toml, listening on $http_port; returns once health answers.
+start_serve() {
+  "$wappa" -c "$work/wappa.toml" --log-level warn serve >"$work/serve.log" 2>&1 &
+  serve_pid=$!
+  pids+=($serve_pid)
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http_port/api/admin/health" >/dev/null && break; sleep 0.1; done
+}

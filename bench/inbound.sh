@@ -38,9 +38,7 @@ app_secret = "$secret"
 verify_token = "v"
 TOML
 "$wappa" -c "$work/wappa.toml" migrate >/dev/null
-"$wappa" -c "$work/wappa.toml" --log-level warn serve >"$work/serve.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http_port/api/admin/health" >/dev/null && break; sleep 0.1; done
+start_serve
 counts=$(python3 bench/inbound_events.py --port "$http_port" --secret "$secret" --events "$events" --fixtures tests/fixtures)
 queued=$(redis-cli -p "$redis_port" xlen 'wappa:{bench}:inbound')
 messages=$(echo "$counts" | python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"])')

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "percentile.hpp"
 #include "wappa/whatsapp/signature.hpp"
 
 namespace net = boost::asio;
@@ -164,12 +165,6 @@ net::awaitable<void> poster(const Options& o, const std::string& fixture, double
     }
 }
 
-double percentile(std::vector<std::uint32_t>& v, double p) {
-    if (v.empty()) return 0;
-    const auto k = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size() - 1));
-    std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
-    return v[k] / 1000.0;
-}
 
 }  // namespace
 
@@ -229,6 +224,6 @@ int main(int argc, char** argv) {
     std::printf("clients=%d webhooks_ok=%zu webhooks_failed=%zu webhook_rate=%.0f/s frames=%zu frames_per_s=%.0f "
                 "missing_per_client_max=%zu delay_ms_p50=%.2f delay_ms_p99=%.2f delay_ms_max=%.2f samples=%zu\n",
                 o.clients, ok, failed, static_cast<double>(ok) / elapsed, frames, static_cast<double>(frames) / elapsed,
-                ok > least ? ok - least : 0, percentile(delays, 50), percentile(delays, 99), percentile(delays, 100), delays.size());
+                ok > least ? ok - least : 0, percentile(delays, 50) / 1000, percentile(delays, 99) / 1000, percentile(delays, 100) / 1000, delays.size());
     return 0;
 }

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "percentile.hpp"
 #include "wappa/whatsapp/signature.hpp"
 
 namespace net = boost::asio;
@@ -132,12 +133,6 @@ net::awaitable<void> connection(const Options& o, const std::vector<std::string>
     }
 }
 
-double percentile(std::vector<double>& v, double p) {
-    if (v.empty()) return 0;
-    const auto k = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size() - 1));
-    std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
-    return v[k];
-}
 
 }  // namespace
 

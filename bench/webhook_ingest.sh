@@ -33,10 +33,7 @@ phone_number_id = "106540352242922"
 app_secret = "$secret"
 verify_token = "v"
 TOML
-"$wappa" -c "$work/wappa.toml" --log-level warn serve >"$work/serve.log" 2>&1 &
-serve_pid=$!
-pids+=($serve_pid)
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http_port/api/admin/health" >/dev/null && break; sleep 0.1; done
+start_serve
 
 echo "machine: $(nproc) cores; wappa serve threads=$threads; redis pipelined XADD baseline: ${xadd_rate} ops/s"
 queued_before=0
