@@ -6,6 +6,7 @@ import resource
 import signal
 import socket
 import struct
+import threading
 import time
 import unittest
 
@@ -261,23 +262,35 @@ class WebSocketTest(LiveCase):
         self.assertEqual(int(self.redis.cli("XLEN", "wappa:{beta}:events")), 1)   # the intrusion was not logged
 
     def test_slow_client_is_cut_off_without_stalling_others(self):
-        slow = self.ws(rcvbuf=4096)
-        fast = self.ws()
+        slow = self.ws(rcvbuf=4096)   # never reads
+        fast = self.ws()              # reads everything, in a thread, while events are published
         self.wait_clients(2)
-        publisher = self.ws("/api/v1/ws?event=none")   # publishes, sees nothing
+        publisher = self.ws("/api/v1/ws?event=none")   # publishes, sees nothing but its answers
         blob = "x" * 8000
-        total = 600
-        for n in range(total):
-            publisher.send_json({"publish": {"channel": "wappa:notify:acme:1:custom", "data": {"n": n, "pad": blob}}})
-        got = []
-        while len(got) < total:
-            frame = fast.next(timeout=15)
-            if "n" in frame:
-                got.append(frame["n"])
+        total = 1000   # 8 MB: more than the largest send buffer Linux grows to (4 MiB)
+        got, failure = [], []
+
+        def read_fast():
+            try:
+                while len(got) < total:
+                    frame = fast.next(timeout=30)
+                    if "n" in frame:
+                        got.append(frame["n"])
+            except Exception as e:   # reported by the main thread
+                failure.append(e)
+
+        reader = threading.Thread(target=read_fast)
+        reader.start()
+        for start in range(0, total, 25):   # in steps, each acknowledged
+            for n in range(start, min(total, start + 25)):
+                publisher.send_json({"publish": {"channel": "wappa:notify:acme:1:custom", "data": {"n": n, "pad": blob}}})
+            for _ in range(start, min(total, start + 25)):
+                self.assertIn("published", publisher.next())
+        reader.join(60)
+        self.assertEqual(failure, [])
         self.assertEqual(got, list(range(total)))
         wait_until(lambda: metric(self.serve, 'wappa_live_disconnects_total{reason="slow_consumer"}') >= 1,
                    what="the slow client cut off")
-        slow.sock.settimeout(5)
         with self.assertRaises((EOFError, OSError)):
             while True:
                 slow.recv(timeout=5)
