@@ -1,9 +1,12 @@
 """`wappa serve`: Meta's webhook in, Redis queue and notifications out (INTERFACE.md §3, §4)."""
 import json
+import os
+import socket
+import subprocess
 import time
 import unittest
 
-from harness import ServeCase, TENANT_A, Redis, Serve, Subscriber, fixture, sign, wait_until
+from harness import ServeCase, TENANT_A, Redis, Serve, Subscriber, fixture, free_port, run, sign, wait_until, write_config
 
 STREAM_A = "wappa:{acme}:inbound"
 STREAM_B = "wappa:{beta}:inbound"
@@ -106,6 +109,72 @@ class ServeTest(ServeCase):
         self.assertIn(b"malformed JSON", body)
         big = b'{"entry":[],"pad":"' + b"x" * (70 * 1024) + b'"}'
         self.assertEqual(self.serve.post_webhook(big)[0], 413)
+
+    def raw(self, data):
+        """Sends bytes as they are; the whole answer until the server closes or goes quiet."""
+        with socket.create_connection(("127.0.0.1", self.serve.port), timeout=5) as c:
+            c.sendall(data)
+            out = b""
+            try:
+                while chunk := c.recv(65536):
+                    out += chunk
+            except socket.timeout:
+                pass
+            return out
+
+    def test_http_limits_and_smuggling_attempts_are_refused(self):
+        body = fixture("text.json")
+        signed = sign(body)
+        cases = [
+            # Content-Length and Transfer-Encoding together: the request-smuggling shape
+            (b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", b" 400 "),
+            (b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde", b" 400 "),
+            (b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", b" 400 "),
+            (b"POST /webhook HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked, identity\r\n\r\n", b" 400 "),
+            (b"GET /" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", b" 414 "),
+            (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"v" * 70_000 + b"\r\n\r\n", b" 431 "),
+            (b"GET / HTTP/1.1\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(150)) + b"\r\n", b" 431 "),
+            (b"GET / HTTP/1.1 extra\r\nHost: x\r\n\r\n", b" 400 "),
+        ]
+        for request, status in cases:
+            answer = self.raw(request)
+            self.assertIn(status, answer.split(b"\r\n", 1)[0], request[:60])
+        self.assertEqual(self.xlen(STREAM_A), 0, "nothing refused was queued")
+        # A smuggled second request after a valid one in the same bytes is read as its own request
+        # (and refused on its own merits), never as part of the first one's body.
+        smuggled = (b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Hub-Signature-256: " +
+                    signed.encode() + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body +
+                    b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        answers = self.raw(smuggled)
+        self.assertEqual(answers.count(b"HTTP/1.1 "), 2, answers)
+        self.assertIn(b"HTTP/1.1 200", answers)
+        self.assertIn(b"HTTP/1.1 401", answers)
+        self.assertEqual(self.xlen(STREAM_A), 1)
+
+    def test_redis_acl_login_and_a_refused_password_never_printed(self):
+        self.serve.stop()
+        self.redis.cli("ACL", "SETUSER", "gateway", "on", ">s3cret-pass", "~*", "&*", "+@all")
+        self.redis.cli("ACL", "SETUSER", "default", "off")
+
+        class Login:
+            url = f"redis://gateway:s3cret-pass@127.0.0.1:{self.redis.port}"
+
+        self.serve = Serve(Login())
+        self.assertEqual(self.serve.post_webhook(fixture("text.json"))[0], 200)
+        as_gateway = subprocess.run(["redis-cli", "-p", str(self.redis.port), "--user", "gateway", "--pass", "s3cret-pass",
+                                     "--no-auth-warning", "XLEN", STREAM_A], capture_output=True, text=True)
+        self.assertEqual(as_gateway.stdout.strip(), "1")
+
+        Login.url = f"redis://gateway:wrong-pass@127.0.0.1:{self.redis.port}"
+        config = os.path.join(self.serve.dir.name, "wrong.toml")
+        write_config(self.serve.dir.name, Login.url, free_port())
+        os.replace(os.path.join(self.serve.dir.name, "wappa.toml"), config)
+        r = run("-c", config, "stats")
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertIn("redis", r.stderr.lower())
+        self.assertNotIn("wrong-pass", r.stderr)
+        shown = run("-c", config, "config", "show")
+        self.assertNotIn("wrong-pass", shown.stdout + shown.stderr)
 
     def test_verification_handshake(self):
         ok = "/webhook?hub.mode=subscribe&hub.verify_token=verify-acme&hub.challenge=1158201444"

@@ -1,17 +1,9 @@
 #include "wappa/service/api_auth.hpp"
 
-#include <openssl/crypto.h>
-
 #include "wappa/core/json.hpp"
+#include "wappa/core/secret.hpp"
 
 namespace wappa::service {
-namespace {
-
-bool same_secret(std::string_view a, std::string_view b) {
-    return !a.empty() && a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
-}  // namespace
 
 std::optional<Caller> authenticate(const config::Config& config, const http::Request& request) {
     const auto header = request.header("Authorization");

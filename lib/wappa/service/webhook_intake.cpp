@@ -1,6 +1,5 @@
 #include "wappa/service/webhook_intake.hpp"
 
-#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 #include <set>
@@ -8,6 +7,7 @@
 #include "wappa/core/time.hpp"
 #include "wappa/queue/inbound_queue.hpp"
 #include "wappa/queue/outbound_queue.hpp"
+#include "wappa/core/secret.hpp"
 #include "wappa/service/inbound_events.hpp"
 #include "wappa/service/serve_metrics.hpp"
 #include "wappa/whatsapp/parser.hpp"
@@ -15,10 +15,6 @@
 
 namespace wappa::service {
 namespace {
-
-bool equal_constant_time(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && !a.empty() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
 
 std::string query_value(const http::Request& request, std::string_view dotted, std::string_view underscored) {
     auto v = request.query_param(dotted);
@@ -39,7 +35,7 @@ http::Response WebhookIntake::verify(const http::Request& request, std::optional
     bool matched = false;
     for (const auto& t : config_.tenants) {
         if (tenant && t.id != *tenant) continue;
-        matched = equal_constant_time(token, t.verify_token) || matched;
+        matched = same_secret(token, t.verify_token) || matched;
     }
     if (!matched) {
         spdlog::warn("webhook verification refused: wrong hub.verify_token tenant={}", tenant.value_or("*"));
