@@ -9,6 +9,8 @@
 #include <boost/asio/use_future.hpp>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
 #include <iostream>
 #include <thread>
 
@@ -130,6 +132,16 @@ Status connect_redis(Loop& loop, const config::Config& config, bool check_policy
     return connected.get();
 }
 
+// Every live client holds a socket: take the open-file limit up to its hard limit (as nginx's
+// worker_rlimit_nofile or Go's runtime do), so that a soft limit of 1024 is not the ceiling.
+void raise_open_file_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+    const auto soft = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) spdlog::debug("open-file limit raised from {} to {}", soft, limit.rlim_max);
+}
+
 int run_serve(const GlobalOptions& global, const ServeOptions& options) {
     auto loaded = load_config_or_report(global);
     if (!loaded) return exit_code::config;
@@ -142,6 +154,7 @@ int run_serve(const GlobalOptions& global, const ServeOptions& options) {
         config.server.listen = options.listen;
     }
     if (config.tenants.empty()) spdlog::warn("no [[tenants]] configured: every webhook will be refused");
+    raise_open_file_limit();
 
     const auto threads = config.server.threads > 0 ? static_cast<int>(config.server.threads)
                                                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
