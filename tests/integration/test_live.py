@@ -177,8 +177,9 @@ class ServerSentEventsTest(LiveCase):
             self.publish("acme", n)
         seen = [stream.next() for _ in range(3)]
         stream.close()
-        for n in range(4, 7):   # while the client is away
+        for n in range(4, 7):   # while the client is away, with another tenant's events between
             self.publish("acme", n)
+            self.publish("beta", 100 + n)
         again = self.sse(headers={**ACME, "Last-Event-ID": seen[-1]["id"]})
         for n in range(7, 9):
             self.publish("acme", n)
@@ -186,8 +187,14 @@ class ServerSentEventsTest(LiveCase):
         self.assertEqual([e["data"]["n"] for e in seen + resumed], list(range(1, 9)))
         ids = [e["id"] for e in seen + resumed]
         self.assertEqual(len(set(ids)), 8)
-        with self.assertRaises(OSError):   # and nothing more: no repeat at the seam
+        with self.assertRaises(OSError):   # and nothing more: no repeat at the seam, no beta event
             again.next(timeout=1.5)
+        # The same replay over WebSocket with the tenant's token: acme's events only.
+        ws = self.ws(f"/api/v1/ws?last_event_id={seen[-1]['id']}", headers=ACME)
+        self.assertEqual([ws.next()["n"] for _ in range(5)], [4, 5, 6, 7, 8])
+        # The admin's replay of both tenants, merged in one order by one id.
+        merged = self.ws(f"/api/v1/ws?last_event_id={seen[-1]['id']}")
+        self.assertEqual([merged.next()["n"] for _ in range(8)], [4, 104, 5, 105, 6, 106, 7, 8])
 
     def test_replay_while_events_keep_coming(self):
         first = self.sse()
