@@ -6,7 +6,6 @@
 #include "common.hpp"
 #include "one_shot.hpp"
 #include "wappa/core/exit_codes.hpp"
-#include "wappa/core/json.hpp"
 #include "wappa/queue/outbound_queue.hpp"
 #include "wappa/queue/inbound_stream.hpp"
 #include "wappa/service/inbound_admin.hpp"
@@ -88,9 +87,7 @@ int run_requeue(const GlobalOptions& global, const RequeueOptions& o) {
     if (o.json) {
         // A dry run lists each message as its own object (NDJSON), then the summary.
         if (o.dry_run) {
-            for (const auto& m : report->moved) {
-                std::cout << "{\"tenant\":" << json::quote(m.tenant) << ",\"message_id\":" << json::quote(m.message_id) << "}\n";
-            }
+            for (const auto& m : report->moved) std::cout << service::message_ref_json(m) << "\n";
         }
         std::cout << service::requeue_json(report.value(), o.dry_run) << "\n";
     } else {

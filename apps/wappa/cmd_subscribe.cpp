@@ -46,8 +46,8 @@ bool has_glob(std::string_view s) { return s.find_first_of("*?[") != std::string
 // repeated, even across a Redis restart with persistence.
 // Ends when `done` is set (the caller also stops the client, which fails a read in progress).
 Task<void> follow_event_log(redis::Client& client, const config::Config& config, const SubscribeOptions& options, pubsub::EventId from,
-                            std::vector<std::string> patterns, std::function<void(const std::string&, const std::string&)> deliver,
-                            const bool& done) {
+                            std::vector<std::string> patterns, std::string what,
+                            std::function<void(const std::string&, const std::string&)> deliver, const bool& done) {
     auto executor = co_await net::this_coro::executor;
     co_await client.wait_connected(config.redis.connect_timeout);   // a failure is reported by the first read
     net::steady_timer backoff(executor);
@@ -65,7 +65,7 @@ Task<void> follow_event_log(redis::Client& client, const config::Config& config,
     bool replaying = true;
     std::size_t replayed = 0;
     auto wait_ms = std::chrono::milliseconds(100);
-    const auto block_ms = std::max<std::int64_t>(100, std::min<std::int64_t>(2'000, config.redis.command_timeout.count() / 2));
+    const auto block_ms = pubsub::follow_block_ms(config.redis.command_timeout.count());
     while (!done) {
         Status failed;
         if (!discovered) {
@@ -86,9 +86,6 @@ Task<void> follow_event_log(redis::Client& client, const config::Config& config,
                 wait_ms = std::chrono::milliseconds(100);
                 if (events->empty() && replaying) {
                     replaying = false;
-                    std::string what;
-                    for (const auto& p : patterns) what += (what.empty() ? "" : ", ") + p;
-                    for (const auto& c : options.channels) what += (what.empty() ? "" : ", ") + c;
                     std::cerr << "wappa subscribe: replayed " << replayed << " event(s) after " << from.str() << " from the event log of "
                               << tenants.size() << " tenant(s); subscribed to " << what << " (following the log live)" << std::endl;
                 }
@@ -193,7 +190,7 @@ int run_subscribe(const GlobalOptions& global, const SubscribeOptions& options) 
                 finish();
             };
             net::co_spawn(io, watch(), net::detached);
-            co_await follow_event_log(log_client, *config, options, *since, patterns,
+            co_await follow_event_log(log_client, *config, options, *since, patterns, what,
                                       [&](const std::string& c, const std::string& p) { events.on_message(redis::PubsubMessage{"", c, p}); },
                                       done);
         } else {

@@ -146,6 +146,9 @@ private:
         co_return Status{};
     }
 
+    // This session's encoding of an event (rendered once per event, shared by every session).
+    const std::string& frame_of(const LiveEvent& e) const { return transport_ == Transport::sse ? e.sse : e.websocket; }
+
     Task<bool> replay();
     Task<void> write_loop();
     Task<void> read_loop(std::shared_ptr<Session> self);
@@ -214,7 +217,7 @@ Task<bool> Session::replay() {
         subscription_.resume = chunk->back().id;
         if (batch.empty()) continue;
         std::vector<net::const_buffer> buffers;
-        for (const auto& e : batch) buffers.push_back(net::buffer(transport_ == Transport::sse ? e->sse : e->websocket));
+        for (const auto& e : batch) buffers.push_back(net::buffer(frame_of(*e)));
         if (auto written = co_await write_now(buffers); !written) co_return false;
         hub_->metrics.frames.inc({transport_name(transport_)}, batch.size());
     }
@@ -246,7 +249,7 @@ Task<void> Session::write_loop() {
             events.push_back(std::move(queue_.front()));
             queue_.pop_front();
         }
-        for (const auto& e : events) buffers.push_back(net::buffer(transport_ == Transport::sse ? e->sse : e->websocket));
+        for (const auto& e : events) buffers.push_back(net::buffer(frame_of(*e)));
         for (const auto& c : controls) buffers.push_back(net::buffer(c));
         if (auto written = co_await write_now(buffers); !written) {
             if (!closing_) hub_->metrics.closed.inc({gone_ ? "client" : "write_error"});
@@ -386,7 +389,7 @@ Task<Status> Hub::Impl::position() {
 Task<void> Hub::Impl::tail([[maybe_unused]] std::shared_ptr<Impl> self) {
     net::steady_timer backoff(executor);
     bool warned = false;
-    const auto block_ms = std::max<std::int64_t>(100, std::min<std::int64_t>(2'000, settings.redis.command_timeout.count() / 2));
+    const auto block_ms = pubsub::follow_block_ms(settings.redis.command_timeout.count());
     while (!stopping) {
         Status status = co_await position();
         if (status) {
@@ -428,8 +431,6 @@ void Hub::stop() {
     const auto sessions = impl_->sessions;
     for (const auto& s : sessions) s->close("shutdown", 1001, "server shutting down");
 }
-
-std::size_t Hub::sessions() const { return impl_->sessions.size(); }
 
 http::Response Hub::server_sent_events(Subscription subscription) {
     http::Response response;

@@ -62,7 +62,6 @@ public:
     void start();
     // Closes every session (WebSocket close 1001 "server shutting down") and stops reading.
     void stop();
-    std::size_t sessions() const;
 
     // The response that hands the connection to a new session.
     http::Response server_sent_events(Subscription subscription);

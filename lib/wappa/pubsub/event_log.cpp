@@ -139,6 +139,10 @@ Task<Result<std::vector<LoggedEvent>>> read_logs(redis::Client& client, std::str
     co_return out;
 }
 
+std::int64_t follow_block_ms(std::int64_t command_timeout_ms) {
+    return std::max<std::int64_t>(100, std::min<std::int64_t>(2'000, command_timeout_ms / 2));
+}
+
 Task<Result<EventId>> last_event_id(redis::Client& client, std::string prefix) {
     auto reply = co_await client.exec(redis::Command("GET", event_clock_key(prefix)));
     if (!reply) co_return reply.error();

@@ -70,6 +70,9 @@ struct LogCursor {
 // even when `count` cuts a tenant's answer short, so that a reader may resume from the last id.
 Task<Result<std::vector<LoggedEvent>>> read_logs(redis::Client& client, std::string prefix, LogCursor& cursor, std::int64_t block_ms,
                                                  std::size_t count);
+// How long a follower of the logs blocks in one XREAD: well inside the Redis client's
+// command_timeout (a longer silence would count as a dead connection), at most 2 s.
+std::int64_t follow_block_ms(std::int64_t command_timeout_ms);
 // The last id handed out, 0-0 when none yet.
 Task<Result<EventId>> last_event_id(redis::Client& client, std::string prefix);
 

@@ -75,11 +75,7 @@ void append_message_refs(std::string& out, const std::vector<queue::FailedMessag
     out += '[';
     for (std::size_t i = 0; i < messages.size(); ++i) {
         if (i > 0) out += ',';
-        out += "{\"tenant\":";
-        json::append_string(out, messages[i].tenant);
-        out += ",\"message_id\":";
-        json::append_string(out, messages[i].message_id);
-        out += '}';
+        out += message_ref_json(messages[i]);
     }
     out += ']';
 }
@@ -231,6 +227,14 @@ Task<Result<RequeueReport>> requeue_selected(queue::OutboundQueue& queue, const 
         }
     }
     co_return report;
+}
+
+std::string message_ref_json(const queue::FailedMessage& message) {
+    std::string out = "{\"tenant\":";
+    json::append_string(out, message.tenant);
+    out += ",\"message_id\":";
+    json::append_string(out, message.message_id);
+    return out + "}";
 }
 
 std::string requeue_json(const RequeueReport& report, bool dry_run) {

@@ -64,6 +64,9 @@ using Progress = std::function<void(std::size_t done, std::size_t total)>;
 Task<Result<RequeueReport>> requeue_selected(queue::OutboundQueue& queue, const config::Config& config,
                                              const RequeueSelection& selection, const Progress& progress);
 
+// {"tenant":..,"message_id":..}: one message of a requeue report.
+std::string message_ref_json(const queue::FailedMessage& message);
+
 // {"requeued":N,"dry_run":bool,"message_ids":[...],"messages":[{tenant,message_id}],"skipped_unknown":M,
 //  "skipped":[{tenant,message_id}]}
 std::string requeue_json(const RequeueReport& report, bool dry_run);
