@@ -48,6 +48,7 @@ redis::Settings redis_settings(const config::Config& config, std::string name) {
     s.endpoint = config::parse_redis_url(config.redis.url).value();  // validated by load_config
     s.connect_timeout = config.redis.connect_timeout;
     s.command_timeout = config.redis.command_timeout;
+    s.tls = {config.redis.tls_ca_file, config.redis.tls_cert_file, config.redis.tls_key_file};
     s.name = std::move(name);
     return s;
 }

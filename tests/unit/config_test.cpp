@@ -57,7 +57,18 @@ TEST_CASE("addresses and redis URLs") {
     CHECK(u->password == "s3cret");
     CHECK(u->db == 2);
     CHECK(parse_redis_url("redis://localhost")->port == 6379);
+    CHECK_FALSE(parse_redis_url("redis://localhost")->tls);
+    auto secure = parse_redis_url("rediss://gateway:pw@cache.example.com:6380");
+    REQUIRE(secure);
+    CHECK(secure->tls);
+    CHECK(secure->host == "cache.example.com");
+    CHECK(secure->port == 6380);
+    CHECK(secure->user == "gateway");
     CHECK_FALSE(parse_redis_url("http://localhost:6379"));
+    auto cluster = parse_redis_url("redis+cluster://:pw@10.0.0.1:7000,10.0.0.2:7000");
+    REQUIRE_FALSE(cluster);
+    CHECK(cluster.error().message.find("Redis Cluster") != std::string::npos);
+    CHECK(cluster.error().message.find("pw") == std::string::npos);
     CHECK(mask_url_password("redis://user:s3cret@h:1") == "redis://user:****@h:1");
 }
 

@@ -280,6 +280,15 @@ void validate(LoadedConfig& out, const std::vector<toml::source_region>& tenant_
     if (c.redis.pool_size < 1 || c.redis.pool_size > 64) add("redis.pool_size", "must be between 1 and 64");
     if (c.redis.connect_timeout.count() <= 0) add("redis.connect_timeout", "must be greater than 0");
     if (c.redis.command_timeout.count() <= 0) add("redis.command_timeout", "must be greater than 0");
+    for (const auto& [key, path] : {std::pair{"redis.tls_ca_file", &c.redis.tls_ca_file},
+                                    std::pair{"redis.tls_cert_file", &c.redis.tls_cert_file},
+                                    std::pair{"redis.tls_key_file", &c.redis.tls_key_file}}) {
+        if (!path->empty() && !std::filesystem::exists(*path)) add(key, "'" + *path + "' does not exist");
+    }
+    if (c.redis.tls_cert_file.empty() != c.redis.tls_key_file.empty()) {
+        add(c.redis.tls_cert_file.empty() ? "redis.tls_cert_file" : "redis.tls_key_file",
+            "a client certificate needs both redis.tls_cert_file and redis.tls_key_file");
+    }
     if (!c.postgres.url.empty() && !c.postgres.url.starts_with("postgres://") &&
         !c.postgres.url.starts_with("postgresql://") && c.postgres.url.find('=') == std::string::npos) {
         add("postgres.url", "expected a postgresql:// URL or a key=value connection string");

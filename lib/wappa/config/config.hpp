@@ -27,6 +27,10 @@ struct RedisSettings {
     std::int64_t pool_size = 1;           // connections per event-loop thread (commands pipeline)
     Duration connect_timeout{5'000};
     Duration command_timeout{5'000};
+    // rediss:// only: an extra trusted CA, and a client certificate for servers that ask for one.
+    std::string tls_ca_file;
+    std::string tls_cert_file;
+    std::string tls_key_file;
 };
 
 struct PostgresSettings {

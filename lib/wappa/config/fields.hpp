@@ -25,6 +25,9 @@ void visit(RedisSettings& s, Visit&& v) {
     v("pool_size", s.pool_size, Kind::plain);
     v("connect_timeout", s.connect_timeout, Kind::plain);
     v("command_timeout", s.command_timeout, Kind::plain);
+    v("tls_ca_file", s.tls_ca_file, Kind::plain);
+    v("tls_cert_file", s.tls_cert_file, Kind::plain);
+    v("tls_key_file", s.tls_key_file, Kind::plain);
 }
 
 template <class Visit>

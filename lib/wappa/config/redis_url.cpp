@@ -8,10 +8,19 @@ namespace wappa::config {
 
 Result<RedisEndpoint> parse_redis_url(std::string_view url) {
     const std::string text(url);
-    constexpr std::string_view scheme = "redis://";
-    if (!url.starts_with(scheme)) return Error{"'" + mask_url_password(text) + "' is not a redis:// URL"};
-    url.remove_prefix(scheme.size());
     RedisEndpoint out;
+    constexpr std::string_view plain = "redis://", tls = "rediss://", cluster = "redis+cluster://";
+    if (url.starts_with(plain)) {
+        url.remove_prefix(plain.size());
+    } else if (url.starts_with(tls)) {
+        url.remove_prefix(tls.size());
+        out.tls = true;
+    } else if (url.starts_with(cluster)) {
+        return Error{"'" + mask_url_password(text) + "': Redis Cluster (redis+cluster://) is not supported yet; "
+                     "use one Redis (redis:// or rediss://)"};
+    } else {
+        return Error{"'" + mask_url_password(text) + "' is not a redis:// or rediss:// URL"};
+    }
     if (const auto at = url.rfind('@'); at != std::string_view::npos) {
         const auto credentials = url.substr(0, at);
         url.remove_prefix(at + 1);

@@ -1,5 +1,5 @@
 #pragma once
-// redis://[user:password@]host[:port][/db] — parsed here so that a bad URL is a config
+// redis://[user:password@]host[:port][/db], or rediss://… for TLS — parsed here so that a bad URL is a config
 // error naming redis.url, before anything tries to connect.
 #include <cstdint>
 #include <string>
@@ -14,6 +14,7 @@ struct RedisEndpoint {
     std::string user;
     std::string password;
     int db = 0;
+    bool tls = false;    // rediss://
 };
 
 Result<RedisEndpoint> parse_redis_url(std::string_view url);

@@ -1,4 +1,5 @@
 #include "wappa/graph/http_transport.hpp"
+#include "wappa/core/tls_client.hpp"
 
 #include <openssl/ssl.h>
 
@@ -237,24 +238,12 @@ Result<Endpoint> parse_base_url(std::string_view url) {
 std::unique_ptr<Transport> make_http_transport(net::any_io_executor executor, const TransportSettings& settings,
                                                const Endpoint& endpoint, std::string& error) {
     if (!endpoint.tls) return std::make_unique<HttpTransport<false>>(std::move(executor), settings, endpoint, nullptr);
-    auto context = std::make_unique<ssl::context>(ssl::context::tls_client);
-    boost::system::error_code ec;
-    context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                         ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-    context->set_default_verify_paths(ec);
-    if (ec) {
-        error = "cannot load the system's trusted CA certificates: " + ec.message();
+    auto context = make_tls_client_context(TlsClientFiles{.ca_file = settings.ca_file, .cert_file = {}, .key_file = {}}, "graph.");
+    if (!context) {
+        error = context.error().message;
         return nullptr;
     }
-    if (!settings.ca_file.empty()) {
-        context->load_verify_file(settings.ca_file, ec);
-        if (ec) {
-            error = "graph.ca_file '" + settings.ca_file + "': cannot load CA certificates: " + ec.message();
-            return nullptr;
-        }
-    }
-    context->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
-    return std::make_unique<HttpTransport<true>>(std::move(executor), settings, endpoint, std::move(context));
+    return std::make_unique<HttpTransport<true>>(std::move(executor), settings, endpoint, std::move(context).value());
 }
 
 }  // namespace wappa::graph

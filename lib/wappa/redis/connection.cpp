@@ -3,13 +3,19 @@
 
 #include <hiredis/hiredis.h>
 
+#include <openssl/ssl.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "wappa/core/tls_client.hpp"
 #include "wappa/redis/command.hpp"
 
 namespace wappa::redis {
@@ -43,6 +49,12 @@ std::atomic<std::uint64_t> writes{0};
 
 std::uint64_t round_trips() { return writes.load(std::memory_order_relaxed); }
 
+struct Connection::Tls {
+    Tls(std::unique_ptr<net::ssl::context> c, tcp::socket& socket) : context(std::move(c)), stream(socket, *context) {}
+    std::unique_ptr<net::ssl::context> context;
+    net::ssl::stream<tcp::socket&> stream;
+};
+
 void Connection::ReaderDeleter::operator()(void* reader) const { redisReaderFree(static_cast<redisReader*>(reader)); }
 
 Connection::Connection(net::any_io_executor executor)
@@ -60,6 +72,7 @@ void Connection::close() {
 Task<Status> Connection::connect(const Settings& settings) {
     using namespace net::experimental::awaitable_operators;
     close();
+    tls_.reset();
     auto executor = co_await net::this_coro::executor;
     net::steady_timer deadline(executor, settings.connect_timeout);
     // An IP address needs no resolver (whose first use starts a thread): one-shot commands
@@ -90,6 +103,12 @@ Task<Status> Connection::connect(const Settings& settings) {
         co_return Error{"redis at " + where(settings) + ": " + ec.message()};
     }
     socket_.set_option(tcp::no_delay(true));
+    if (settings.endpoint.tls) {
+        if (auto status = co_await start_tls(settings, deadline); !status) {
+            close();
+            co_return status;
+        }
+    }
 
     std::string hello;
     std::size_t expected = 0;
@@ -110,7 +129,11 @@ Task<Status> Connection::connect(const Settings& settings) {
         co_return Error{"redis at " + where(settings) + ": AUTH/SELECT timed out"};
     }
     auto replies = std::get<0>(std::move(handshake));
-    if (!replies) co_return replies.error();
+    if (!replies) {
+        close();
+        // A server that wants a client certificate says so only now, at the first read (TLS 1.3).
+        co_return Error{"redis at " + where(settings) + ": " + replies.error().message};
+    }
     for (const auto& r : replies.value()) {
         if (r.is_error()) {
             close();
@@ -120,10 +143,42 @@ Task<Status> Connection::connect(const Settings& settings) {
     co_return Status{};
 }
 
+Task<Status> Connection::start_tls(const Settings& settings, net::steady_timer& deadline) {
+    using namespace net::experimental::awaitable_operators;
+    auto context = make_tls_client_context(settings.tls, "redis.tls_");
+    if (!context) co_return Error{"redis at " + where(settings) + ": " + context.error().message};
+    tls_ = std::make_unique<Tls>(std::move(context).value(), socket_);
+    const auto& host = settings.endpoint.host;
+    boost::system::error_code not_a_name;
+    net::ip::make_address(host, not_a_name);
+    // SNI for a name; the certificate must name the host we asked for (its DNS name or IP).
+    if (not_a_name) SSL_set_tlsext_host_name(tls_->stream.native_handle(), host.c_str());
+    tls_->stream.set_verify_callback(net::ssl::host_name_verification(host));
+    auto shaken = co_await (tls_->stream.async_handshake(net::ssl::stream_base::client, use_tuple) ||
+                            deadline.async_wait(use_tuple));
+    if (shaken.index() == 1) co_return Error{"redis at " + where(settings) + ": TLS handshake timed out"};
+    if (auto [ec] = std::get<0>(shaken); ec) {
+        std::string why = ec.message();
+        if (const auto verify = SSL_get_verify_result(tls_->stream.native_handle()); verify != X509_V_OK) {
+            why += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+        }
+        co_return Error{"redis at " + where(settings) + ": TLS handshake failed: " + why};
+    }
+    co_return Status{};
+}
+
 Task<Status> Connection::write(std::string_view bytes) {
     writes.fetch_add(1, std::memory_order_relaxed);
-    auto [ec, n] = co_await net::async_write(socket_, net::buffer(bytes.data(), bytes.size()), use_tuple);
-    if (ec) co_return Error{"redis write failed: " + ec.message()};
+    const auto buffer = net::buffer(bytes.data(), bytes.size());
+    boost::system::error_code failure;
+    if (tls_) {
+        auto [ec, n] = co_await net::async_write(tls_->stream, buffer, use_tuple);
+        failure = ec;
+    } else {
+        auto [ec, n] = co_await net::async_write(socket_, buffer, use_tuple);
+        failure = ec;
+    }
+    if (failure) co_return Error{"redis write failed: " + failure.message()};
     co_return Status{};
 }
 
@@ -143,9 +198,21 @@ Status Connection::take_replies(std::vector<Reply>& out) {
 Task<Status> Connection::read(std::vector<Reply>& out) {
     const auto before = out.size();
     while (out.size() == before) {
-        auto [ec, n] = co_await socket_.async_read_some(net::buffer(buffer_.get(), buffer_size), use_tuple);
+        const auto buffer = net::buffer(buffer_.get(), buffer_size);
+        boost::system::error_code ec;
+        std::size_t n = 0;
+        if (tls_) {
+            auto [e, got] = co_await tls_->stream.async_read_some(buffer, use_tuple);
+            ec = e;
+            n = got;
+        } else {
+            auto [e, got] = co_await socket_.async_read_some(buffer, use_tuple);
+            ec = e;
+            n = got;
+        }
         if (ec) {
-            co_return Error{ec == net::error::eof ? std::string("redis closed the connection")
+            co_return Error{ec == net::error::eof || ec == net::ssl::error::stream_truncated
+                                ? std::string("redis closed the connection")
                                                   : "redis read failed: " + ec.message()};
         }
         redisReaderFeed(static_cast<redisReader*>(reader_.get()), buffer_.get(), n);

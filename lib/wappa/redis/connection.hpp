@@ -1,7 +1,8 @@
 #pragma once
-// One TCP connection to Redis: connect (with AUTH/SELECT) under a deadline, write bytes, read
-// whole replies. No queueing or pipelining policy: Client and Subscriber build those on top.
+// One TCP connection to Redis, in TLS for rediss://: connect (with the TLS handshake and
+// AUTH/SELECT) under a deadline, write bytes, read whole replies. No queueing or pipelining policy: Client and Subscriber build those on top.
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <memory>
 #include <vector>
@@ -31,8 +32,13 @@ public:
 
 private:
     Status take_replies(std::vector<Reply>& out);
+    Task<Status> start_tls(const Settings& settings, net::steady_timer& deadline);
 
     net::ip::tcp::socket socket_;
+    // rediss://: the TLS stream over socket_, kept until the next connect() because an aborted
+    // read or write may still be unwinding through it after close().
+    struct Tls;
+    std::unique_ptr<Tls> tls_;
     struct ReaderDeleter { void operator()(void* reader) const; };
     std::unique_ptr<void, ReaderDeleter> reader_;
     static constexpr std::size_t buffer_size = 64 * 1024;
