@@ -170,7 +170,9 @@ public:
         std::vector<std::string> section_names{"tenants"};
         fields::for_each_section(out_.config, [&](const char* name, auto&) { section_names.emplace_back(name); });
 
-        for (auto&& [key, node] : root) {
+        for (auto&& entry : root) {
+            const auto& key = entry.first;
+            const auto& node = entry.second;   // named, not a structured binding: the lambda captures it (clang 14)
             const std::string name(key.str());
             bool known = false;
             fields::for_each_section(out_.config, [&](const char* section_name, auto& section) {
@@ -216,7 +218,9 @@ private:
     void load_section(const std::string& prefix, const toml::table& table, Section& section) {
         std::vector<std::string> keys;
         fields::visit(section, [&](const char* key, auto&, Kind) { keys.emplace_back(key); });
-        for (auto&& [key, node] : table) {
+        for (auto&& entry : table) {
+            const auto& key = entry.first;
+            const auto& node = entry.second;   // named, not a structured binding: the lambda captures it (clang 14)
             const std::string name(key.str());
             bool known = false;
             fields::visit(section, [&](const char* field_key, auto& field, Kind) {

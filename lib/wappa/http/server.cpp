@@ -1,5 +1,6 @@
 #include "wappa/http/server.hpp"
 
+#include "wappa/http/request_rules.hpp"
 #include "wappa/http/upgrade.hpp"
 
 #include <spdlog/spdlog.h>
@@ -16,34 +17,14 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
-#include <iterator>
 #include <unordered_set>
 
 namespace wappa::http {
 namespace {
 
 namespace beast = boost::beast;
-namespace bhttp = beast::http;
 using net::ip::tcp;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
-// Limits on what a client may send before the handler runs (body: ServerSettings::body_limit).
-constexpr std::uint32_t max_header_bytes = 64 * 1024;   // request line and header fields together
-constexpr std::size_t max_target_bytes = 8 * 1024;
-constexpr std::size_t max_header_fields = 100;
-
-// `in` must outlive the Request: its headers are views into it.
-Request to_request(bhttp::request<bhttp::string_body>& in) {
-    Request out;
-    out.method = std::string(in.method_string());
-    out.target = std::string(in.target());
-    const auto q = out.target.find('?');
-    out.path = percent_decode(std::string_view(out.target).substr(0, q), false);
-    if (q != std::string::npos) out.query = out.target.substr(q + 1);
-    out.headers.reserve(8);
-    for (const auto& field : in) out.headers.emplace_back(field.name_string(), field.value());
-    out.body = std::move(in.body());
-    return out;
-}
 
 bhttp::response<bhttp::string_body> to_beast(Response&& in, unsigned version, bool keep_alive) {
     bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(in.status), version};
@@ -86,38 +67,19 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         beast::flat_buffer buffer;
         buffer.reserve(16 * 1024);
         while (!stopping) {
-            bhttp::request_parser<bhttp::string_body> parser;
-            parser.body_limit(settings.body_limit);
-            parser.header_limit(max_header_bytes);
+            RequestParser parser;
+            apply_limits(parser, settings.body_limit);
             stream.expires_after(settings.read_timeout);
             auto [ec, bytes] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
-            if (ec == bhttp::error::body_limit) {
-                co_await reply_and_close(stream, 413, "request body exceeds server.body_limit (" +
-                                                          std::to_string(settings.body_limit) + " bytes)", 11);
+            if (ec) {   // refused for what the client sent, or closed, timed out, cancelled by shutdown
+                if (auto refusal = refusal_for_read_error(ec, settings.body_limit)) {
+                    co_await reply_and_close(stream, refusal->status, refusal->message, 11);
+                }
                 break;
             }
-            if (ec == bhttp::error::header_limit) {
-                co_await reply_and_close(stream, 431, "request header fields exceed " + std::to_string(max_header_bytes) + " bytes", 11);
-                break;
-            }
-            if (ec && ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
-                ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-                co_await reply_and_close(stream, 400, "malformed HTTP request: " + ec.message(), 11);
-                break;
-            }
-            if (ec) break;  // closed, timed out, cancelled by shutdown
             auto beast_request = parser.release();
-            // RFC 9112 6.1: a request's Transfer-Encoding must end with chunked, or its length is unknowable.
-            if (beast_request.count(bhttp::field::transfer_encoding) > 0 && !beast_request.chunked()) {
-                co_await reply_and_close(stream, 400, "Transfer-Encoding must end with chunked", 11);
-                break;
-            }
-            if (beast_request.target().size() > max_target_bytes) {
-                co_await reply_and_close(stream, 414, "request target over " + std::to_string(max_target_bytes) + " bytes", 11);
-                break;
-            }
-            if (static_cast<std::size_t>(std::distance(beast_request.begin(), beast_request.end())) > max_header_fields) {
-                co_await reply_and_close(stream, 431, "more than " + std::to_string(max_header_fields) + " header fields", 11);
+            if (auto refusal = refusal_for(beast_request)) {
+                co_await reply_and_close(stream, refusal->status, refusal->message, 11);
                 break;
             }
             const auto version = beast_request.version();
