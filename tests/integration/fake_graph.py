@@ -13,7 +13,8 @@ class FakeGraph:
     """Answers are scripted per recipient: a list of (status, body, headers) answered in turn, or
     ("hang", seconds, answer) to answer late, ("reset",) to reset the connection once the request
     is read, ("garbage",) for a 200 whose body is not JSON. A token in `refused_tokens` gets the
-    answer to an expired token (HTTP 401, code 190)."""
+    answer to an expired token (HTTP 401, code 190). `fault`, when set, answers what the script
+    does not: fault(request_number, body) -> an answer, or None for the normal one."""
 
     def __init__(self, tls_dir=None, port=0):
         self.lock = threading.Lock()
@@ -23,6 +24,7 @@ class FakeGraph:
         self.refused_tokens = set()
         self.counter = 0
         self.latency = 0.0          # seconds before answering
+        self.fault = None
         graph = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -43,6 +45,8 @@ class FakeGraph:
                     answers = graph.script.get(body.get("to") or body.get("message_id"), [])
                     answer = answers.pop(0) if answers else None
                     n = graph.counter
+                    if answer is None and graph.fault:
+                        answer = graph.fault(n, body)
                     if self.headers.get("Authorization", "").removeprefix("Bearer ") in graph.refused_tokens:
                         answer = (401, {"error": {"message": "Error validating access token: Session has expired",
                                                   "type": "OAuthException", "code": 190, "error_subcode": 463}}, {})

@@ -117,9 +117,12 @@ def postgres_bin(name):
 
 class Postgres:
     """A private PostgreSQL: initdb in a temporary folder, loopback only, a free port, no fsync.
-    As root it runs as the `postgres` user (initdb refuses root)."""
+    As root it runs as the `postgres` user (initdb refuses root). `crash_safe` keeps
+    synchronous_commit on, so that a commit survives the server being killed (its process, not the
+    machine: fsync stays off)."""
 
-    def __init__(self):
+    def __init__(self, crash_safe=False):
+        self.synchronous_commit = "on" if crash_safe else "off"
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="wappa-pg-")
         self.data = os.path.join(self.dir, "data")
@@ -132,7 +135,7 @@ class Postgres:
         self.start()
 
     def start(self):
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=off -c synchronous_commit=off " \
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=off -c synchronous_commit={self.synchronous_commit} " \
                   "-c full_page_writes=off -c max_connections=200"
         subprocess.run([*self.as_user, postgres_bin("pg_ctl"), "-D", self.data, "-o", options, "-l", self.log, "-w", "start"],
                        check=True, capture_output=True)

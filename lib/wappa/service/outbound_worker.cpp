@@ -148,6 +148,7 @@ struct OutboundWorker::State {
     Task<void> upkeep(std::size_t t);
     Task<void> claim(std::size_t index, std::size_t slots);
     Task<void> process(ClaimHolder holder);
+    Task<Result<queue::Recorded>> record(const queue::Claim& claim, const graph::SendOutcome& outcome);
     void schedule();
 };
 
@@ -244,6 +245,26 @@ Task<void> OutboundWorker::State::claim(std::size_t index, std::size_t slots) {
     poke();
 }
 
+// The queue's transition for a send's outcome (every one fenced by the claim's lease).
+Task<Result<queue::Recorded>> OutboundWorker::State::record(const queue::Claim& claim, const graph::SendOutcome& outcome) {
+    using Kind = graph::SendOutcome::Kind;
+    Result<queue::Recorded> recorded = Error{"unknown send outcome"};
+    switch (outcome.kind) {
+        case Kind::sent: recorded = co_await queue.mark_sent(claim, outcome.wamid); break;
+        case Kind::not_sent: recorded = co_await queue.not_sent(claim, outcome.error); break;
+        case Kind::ambiguous: recorded = co_await queue.unknown(claim, outcome.code, outcome.error); break;
+        case Kind::transient:
+            recorded = co_await queue.retry(claim, outcome.code, outcome.error, outcome.retry_after);
+            break;
+        case Kind::rate_limited:
+            recorded = co_await queue.throttle(claim, scope_of(outcome.scope), outcome.code, outcome.error, outcome.retry_after);
+            break;
+        case Kind::auth: recorded = co_await queue.pause(claim, outcome.code, outcome.error); break;
+        case Kind::permanent: recorded = co_await queue.fail(claim, outcome.code, outcome.error); break;
+    }
+    co_return recorded;
+}
+
 Task<void> OutboundWorker::State::process(ClaimHolder holder) {
     const auto& claim = holder.claim;
     const auto* tenant = config.find_tenant(claim.tenant);
@@ -253,11 +274,21 @@ Task<void> OutboundWorker::State::process(ClaimHolder holder) {
     const auto started = std::chrono::steady_clock::now();
     const auto outcome = co_await transport.send(claim.sender, access_token, claim.graph_body);
     metrics.send_latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    // The outcome is known now: a Redis that is down or full for a moment must not turn it into an
+    // unknown one. Recording is tried again, each second at most, within three quarters of the
+    // lease (fenced: once the lease is taken over, Redis refuses it), then left to its expiry.
+    auto recorded = co_await record(claim, outcome);
+    const auto give_up = started + std::chrono::milliseconds(config.outbound.visibility_timeout.count() * 3 / 4);
+    net::steady_timer pause(co_await net::this_coro::executor);
+    for (auto wait = std::chrono::milliseconds(100); !recorded && std::chrono::steady_clock::now() + wait < give_up;
+         wait = std::min(wait * 2, std::chrono::milliseconds(1'000))) {
+        pause.expires_after(wait);
+        co_await pause.async_wait(use_tuple);
+        recorded = co_await record(claim, outcome);
+    }
     using Kind = graph::SendOutcome::Kind;
-    Result<queue::Recorded> recorded = queue::Recorded::recorded;
     switch (outcome.kind) {
         case Kind::sent:
-            recorded = co_await queue.mark_sent(claim, outcome.wamid);
             ++stats.sent;
             count_send(metrics, "sent", 0);
             if (recorded && recorded.value() == queue::Recorded::resumed_tenant) {
@@ -268,28 +299,24 @@ Task<void> OutboundWorker::State::process(ClaimHolder holder) {
             }
             break;
         case Kind::not_sent:
-            recorded = co_await queue.not_sent(claim, outcome.error);
             ++stats.not_sent;
             count_send(metrics, "not_sent", 0);
             spdlog::warn("send not made (no attempt spent, retried) tenant={} message_id={}: {}", claim.tenant, claim.message_id,
                          outcome.error);
             break;
         case Kind::ambiguous:
-            recorded = co_await queue.unknown(claim, outcome.code, outcome.error);
             ++stats.unknown;
             count_send(metrics, "unknown", outcome.code);
             spdlog::warn("send of unknown outcome tenant={} message_id={}: {} (waiting for its status webhook)", claim.tenant,
                          claim.message_id, outcome.error);
             break;
         case Kind::transient:
-            recorded = co_await queue.retry(claim, outcome.code, outcome.error, outcome.retry_after);
             ++stats.retried;
             count_send(metrics, "retry", outcome.code);
             spdlog::info("send will be retried tenant={} message_id={} attempt={} code={} error={}", claim.tenant, claim.message_id,
                          claim.attempt, outcome.code, outcome.error);
             break;
         case Kind::rate_limited:
-            recorded = co_await queue.throttle(claim, scope_of(outcome.scope), outcome.code, outcome.error, outcome.retry_after);
             ++stats.throttled;
             count_send(metrics, "throttled", outcome.code);
             count_throttle(metrics, outcome.code, scope_name(outcome.scope));
@@ -297,7 +324,6 @@ Task<void> OutboundWorker::State::process(ClaimHolder holder) {
                          outcome.code, scope_name(outcome.scope), outcome.error);
             break;
         case Kind::auth:
-            recorded = co_await queue.pause(claim, outcome.code, outcome.error);
             ++stats.paused;
             count_send(metrics, "paused", outcome.code);
             if (recorded && recorded.value() == queue::Recorded::paused_tenant) {
@@ -307,7 +333,6 @@ Task<void> OutboundWorker::State::process(ClaimHolder holder) {
             }
             break;
         case Kind::permanent:
-            recorded = co_await queue.fail(claim, outcome.code, outcome.error);
             ++stats.failed;
             count_send(metrics, "failed", outcome.code);
             spdlog::warn("message failed permanently tenant={} message_id={} code={} error={}", claim.tenant, claim.message_id,
