@@ -35,7 +35,7 @@ class Load(threading.Thread):
 
     def __init__(self, name, attempt):
         super().__init__(daemon=True, name=name)
-        self.attempt = attempt        # attempt(i) -> (acknowledged, status)
+        self.attempt = attempt        # attempt(i, tries so far) -> (acknowledged, status)
         self.acked = []
         self.refusals = Counter()     # status (0 = no answer) -> count
         self.stopping = threading.Event()
@@ -45,8 +45,10 @@ class Load(threading.Thread):
         i = 0
         while not self.stopping.is_set():
             deadline = None
+            tries = 0
             while True:
-                acked, status = self.attempt(i)
+                acked, status = self.attempt(i, tries)
+                tries += 1
                 if acked:
                     self.acked.append(i)
                     break
@@ -70,6 +72,9 @@ class ChaosCase(unittest.TestCase):
     """Durable Redis (AOF, fsync always), crash-safe PostgreSQL, a fake Graph API that records what
     each send was answered, and `wappa serve --with-worker` on them."""
 
+    serve_args = ("--with-worker",)
+    serve_hosts = ("127.0.0.1",)
+
     def setUp(self):
         self.redis = Redis(durable=True)
         self.pg = Postgres(crash_safe=True)
@@ -78,7 +83,7 @@ class ChaosCase(unittest.TestCase):
         self.answer_lock = threading.Lock()
         self.fault = lambda n: None
         self.graph.fault = self.record
-        self.serve = Serve(self.redis, f"""
+        self.config_extra = f"""
 [postgres]
 url = "{self.pg.url}"
 
@@ -95,7 +100,14 @@ backoff_max = "300ms"
 max_attempts = 50
 visibility_timeout = "10s"
 ambiguous_wait = "2s"
-""", args=("--with-worker",))
+
+[inbound]
+claim_idle = "5s"
+"""
+        # Behind a load balancer when there are several: each item goes to the next serve, and a
+        # refused or unanswered attempt is tried at the next one.
+        self.serves = [Serve(self.redis, self.config_extra, args=self.serve_args, host=h) for h in self.serve_hosts]
+        self.serve = self.serves[0]
         migrated = run("-c", self.serve.config, "migrate")
         self.assertEqual(migrated.returncode, 0, migrated.stderr)
         self.loads = []
@@ -103,7 +115,8 @@ ambiguous_wait = "2s"
     def tearDown(self):
         for load in self.loads:
             load.stopping.set()
-        self.serve.stop()
+        for serve in self.serves:
+            serve.stop()
         self.graph.stop()
         self.pg.close()
         self.redis.stop()
@@ -121,22 +134,26 @@ ambiguous_wait = "2s"
 
     # -- load ------------------------------------------------------------------------------------
     def start_webhooks(self):
-        def attempt(i):
-            status = post_signed(self.serve.port, text_webhook(f"wamid.CHAOS{i}", f"chaos {i}"))
+        def attempt(i, tries):
+            door = self.door(i + tries)
+            status = post_signed(door.port, text_webhook(f"wamid.CHAOS{i}", f"chaos {i}"), host=door.host)
             return status == 200, status
         return self.start(Load("webhooks", attempt))
 
     def start_sends(self):
-        def attempt(i):
+        def attempt(i, tries):
             job = {"type": "text_message", "tenant": "acme", "to_number": f"+1555{i:07d}", "text": f"send {i}",
                    "message_id": f"chaos-{i}"}
             try:
-                status, _ = self.serve.request("POST", "/api/v1/messages", json.dumps(job),
+                status, _ = self.door(i + tries).request("POST", "/api/v1/messages", json.dumps(job),
                                                {"Authorization": "Bearer api-acme", "Content-Type": "application/json"})
             except OSError:
                 status = 0
             return status == 202, status
         return self.start(Load("sends", attempt))
+
+    def door(self, n):
+        return self.serves[n % len(self.serves)]
 
     def start(self, load):
         self.loads.append(load)
@@ -156,8 +173,8 @@ ambiguous_wait = "2s"
         self.assertEqual(acked - set(stored), set(), "acknowledged but lost")
 
     def status(self, message_id):
-        code, body = self.serve.request("GET", f"/api/admin/messages/{message_id}",
-                                        headers={"Authorization": "Bearer admin-secret"})
+        serve = next(s for s in self.serves if s.proc.poll() is None)
+        code, body = serve.request("GET", f"/api/admin/messages/{message_id}", headers={"Authorization": "Bearer admin-secret"})
         return json.loads(body)["status"] if code == 200 else f"http {code}"
 
     def audit_sends(self, load):

@@ -45,9 +45,9 @@ def status_webhook(message_id, wamid, status, error=None):
     return json.dumps(body).encode()
 
 
-def post_signed(port, body, path="/webhook"):
+def post_signed(port, body, path="/webhook", host="127.0.0.1"):
     """POSTs a signed webhook to `wappa serve` on `port`: its status, or 0 while it is not up."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn = http.client.HTTPConnection(host, port, timeout=5)
     try:
         conn.request("POST", path, body, {"X-Hub-Signature-256": sign(body)})
         return conn.getresponse().status
@@ -195,7 +195,7 @@ logfile = {self.dir}/pgbouncer.log
 
     def _listening(self):
         try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+            socket.create_connection((self.host, self.port), timeout=0.2).close()
             return True
         except OSError:
             return False
@@ -213,12 +213,12 @@ logfile = {self.dir}/pgbouncer.log
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def write_config(directory, redis_url, port, extra=""):
+def write_config(directory, redis_url, port, extra="", host="127.0.0.1"):
     path = os.path.join(directory, "wappa.toml")
     with open(path, "w") as f:
         f.write(f"""
 [server]
-listen = "127.0.0.1:{port}"
+listen = "{host}:{port}"
 threads = 2
 admin_token = "admin-secret"
 body_limit = "64KiB"
@@ -255,12 +255,13 @@ def run(*args, input=None, timeout=30, env=None):
 
 
 class Serve:
-    """`wappa serve` on a free port against the given Redis."""
+    """`wappa serve` on a free port against the given Redis (on `host`, a loopback address)."""
 
-    def __init__(self, redis, extra_config="", args=()):
+    def __init__(self, redis, extra_config="", args=(), host="127.0.0.1"):
         self.dir = tempfile.TemporaryDirectory()
+        self.host = host
         self.port = free_port()
-        self.config = write_config(self.dir.name, redis.url, self.port, extra_config)
+        self.config = write_config(self.dir.name, redis.url, self.port, extra_config, host)
         self.log = open(os.path.join(self.dir.name, "serve.log"), "w+")
         self.proc = subprocess.Popen([WAPPA, "-c", self.config, "serve", *args], stdout=self.log, stderr=subprocess.STDOUT)
         wait_until(self._listening, what="wappa serve to listen")
@@ -269,7 +270,7 @@ class Serve:
         if self.proc.poll() is not None:
             raise AssertionError(f"wappa serve exited with {self.proc.returncode}: {self.output()}")
         try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+            socket.create_connection((self.host, self.port), timeout=0.2).close()
             return True
         except OSError:
             return False
@@ -280,7 +281,7 @@ class Serve:
             return f.read()
 
     def request(self, method, path, body=None, headers=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
         conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()
         data = response.read()
