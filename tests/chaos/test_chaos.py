@@ -8,6 +8,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -73,22 +74,38 @@ class ChaosCase(unittest.TestCase):
     each send was answered, and `wappa serve --with-worker` on them."""
 
     serve_args = ("--with-worker",)
-    serve_hosts = ("127.0.0.1",)
+    serve_count = 1
+    backend_address = "127.0.0.1"   # where Redis, PostgreSQL and the fake Graph API listen
 
     def setUp(self):
-        self.redis = Redis(durable=True)
-        self.pg = Postgres(crash_safe=True)
-        self.graph = FakeGraph()
+        self.redis = Redis(durable=True, bind=self.backend_address)
+        self.pg = Postgres(crash_safe=True, listen="*" if self.backend_address != "127.0.0.1" else "127.0.0.1")
+        self.dir = tempfile.TemporaryDirectory()
+        # Over HTTPS (its own CA, graph.ca_file) when processes reach it from other hosts: the
+        # Graph API is plain HTTP only on loopback.
+        self.graph = FakeGraph(self.dir.name if self.backend_address != "127.0.0.1" else None, host=self.backend_address,
+                               names=self.graph_names())
         self.answers = {}             # message id -> answers that may have sent it (accepted, ambiguous)
         self.answer_lock = threading.Lock()
         self.fault = lambda n: None
         self.graph.fault = self.record
-        self.config_extra = f"""
+        # Behind a load balancer when there are several: each item goes to the next serve, and a
+        # refused or unanswered attempt is tried at the next one.
+        self.serves = [self.start_serve(i) for i in range(self.serve_count)]
+        self.serve = self.serves[0]
+        migrated = run("-c", self.serve.config, "migrate")
+        self.assertEqual(migrated.returncode, 0, migrated.stderr)
+        self.loads = []
+
+    def config_for(self, gateway="127.0.0.1"):
+        """The config's tail for a process that reaches the backends at `gateway`."""
+        return f"""
 [postgres]
-url = "{self.pg.url}"
+url = "postgresql://wappa@{gateway}:{self.pg.port}/postgres"
 
 [graph]
-base_url = "http://127.0.0.1:{self.graph.port}"
+base_url = "{self.graph.scheme}://{gateway}:{self.graph.port}"
+ca_file = "{self.graph.ca_file or ''}"
 timeout = "1s"
 
 [outbound]
@@ -104,13 +121,12 @@ ambiguous_wait = "2s"
 [inbound]
 claim_idle = "5s"
 """
-        # Behind a load balancer when there are several: each item goes to the next serve, and a
-        # refused or unanswered attempt is tried at the next one.
-        self.serves = [Serve(self.redis, self.config_extra, args=self.serve_args, host=h) for h in self.serve_hosts]
-        self.serve = self.serves[0]
-        migrated = run("-c", self.serve.config, "migrate")
-        self.assertEqual(migrated.returncode, 0, migrated.stderr)
-        self.loads = []
+
+    def start_serve(self, index):
+        return Serve(self.redis, self.config_for(), args=self.serve_args)
+
+    def graph_names(self):
+        return "IP:127.0.0.1,DNS:localhost"
 
     def tearDown(self):
         for load in self.loads:
@@ -121,6 +137,7 @@ claim_idle = "5s"
         self.pg.close()
         self.redis.stop()
         self.redis.dir.cleanup()
+        self.dir.cleanup()
 
     # -- the fake Graph API's answers, as the audit counts them --------------------------------
     def record(self, n, body):

@@ -16,7 +16,7 @@ class FakeGraph:
     answer to an expired token (HTTP 401, code 190). `fault`, when set, answers what the script
     does not: fault(request_number, body) -> an answer, or None for the normal one."""
 
-    def __init__(self, tls_dir=None, port=0):
+    def __init__(self, tls_dir=None, port=0, host="127.0.0.1", names="IP:127.0.0.1,DNS:localhost"):
         self.lock = threading.Lock()
         self.requests = []          # (path, authorization, body dict)
         self.times = []             # monotonic arrival time of each request
@@ -86,10 +86,10 @@ class FakeGraph:
             def handle_error(self, request, client_address):
                 pass  # a client killed mid-request (the kill -9 test) is expected, not news
 
-        self.server = Server(("127.0.0.1", port), Handler)
+        self.server = Server((host, port), Handler)
         self.ca_file = None
         if tls_dir:
-            self.ca_file = self_signed_certificate(tls_dir)
+            self.ca_file = self_signed_certificate(tls_dir, names)
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(self.ca_file, self.ca_file.replace("cert.pem", "key.pem"))
             self.server.socket = context.wrap_socket(self.server.socket, server_side=True)

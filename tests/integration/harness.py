@@ -80,8 +80,9 @@ def wait_until(predicate, timeout=10.0, what="condition"):
 class Redis:
     """A private redis-server; `durable` keeps an fsync-always AOF so that it survives a kill."""
 
-    def __init__(self, durable=False):
+    def __init__(self, durable=False, bind="127.0.0.1"):
         self.port = free_port()
+        self.bind = bind   # "0.0.0.0" for clients in other network namespaces
         self.proc = None
         self.dir = tempfile.TemporaryDirectory() if durable else None
         self.start()
@@ -90,7 +91,8 @@ class Redis:
         persistence = ["--appendonly", "yes", "--appendfsync", "always", "--dir", self.dir.name] if self.dir \
             else ["--appendonly", "no"]
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *persistence],
+            ["redis-server", "--port", str(self.port), "--bind", self.bind, "--save", "", *persistence,
+             *(["--protected-mode", "no"] if self.bind != "127.0.0.1" else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: self.cli("PING") == "PONG", what="redis-server to start")
 
@@ -121,8 +123,9 @@ class Postgres:
     synchronous_commit on, so that a commit survives the server being killed (its process, not the
     machine: fsync stays off)."""
 
-    def __init__(self, crash_safe=False):
+    def __init__(self, crash_safe=False, listen="127.0.0.1"):
         self.synchronous_commit = "on" if crash_safe else "off"
+        self.listen = listen   # "*" for clients in other network namespaces
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="wappa-pg-")
         self.data = os.path.join(self.dir, "data")
@@ -132,10 +135,13 @@ class Postgres:
             shutil.chown(self.dir, "postgres", "postgres")
         subprocess.run([*self.as_user, postgres_bin("initdb"), "-D", self.data, "-A", "trust", "-U", "wappa", "--no-sync",
                         "-E", "UTF8", "--locale", "C"], check=True, capture_output=True)
+        if listen != "127.0.0.1":
+            with open(os.path.join(self.data, "pg_hba.conf"), "a") as f:
+                f.write("host all all 0.0.0.0/0 trust\n")
         self.start()
 
     def start(self):
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=off -c synchronous_commit={self.synchronous_commit} " \
+        options = f"-p {self.port} -c listen_addresses='{self.listen}' -k {self.dir} -c fsync=off -c synchronous_commit={self.synchronous_commit} " \
                   "-c full_page_writes=off -c max_connections=200"
         subprocess.run([*self.as_user, postgres_bin("pg_ctl"), "-D", self.data, "-o", options, "-l", self.log, "-w", "start"],
                        check=True, capture_output=True)
@@ -257,13 +263,15 @@ def run(*args, input=None, timeout=30, env=None):
 class Serve:
     """`wappa serve` on a free port against the given Redis (on `host`, a loopback address)."""
 
-    def __init__(self, redis, extra_config="", args=(), host="127.0.0.1"):
+    def __init__(self, redis, extra_config="", args=(), host="127.0.0.1", prefix=()):
         self.dir = tempfile.TemporaryDirectory()
         self.host = host
         self.port = free_port()
         self.config = write_config(self.dir.name, redis.url, self.port, extra_config, host)
         self.log = open(os.path.join(self.dir.name, "serve.log"), "w+")
-        self.proc = subprocess.Popen([WAPPA, "-c", self.config, "serve", *args], stdout=self.log, stderr=subprocess.STDOUT)
+        # `prefix`: how to run it elsewhere (`ip netns exec NAME`)
+        self.proc = subprocess.Popen([*prefix, WAPPA, "-c", self.config, "serve", *args], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
         wait_until(self._listening, what="wappa serve to listen")
 
     def _listening(self):
