@@ -36,3 +36,31 @@ start_serve() {
   pids+=($serve_pid)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http_port/api/admin/health" >/dev/null && break; sleep 0.1; done
 }
+# The send benchmarks' config: the private Redis, the fake Graph API on $graph_port, every rate
+# limit out of the way, and $1 tenants bench0, bench1, ...
+send_config() {
+  cat <<TOML
+[redis]
+url = "redis://127.0.0.1:$redis_port"
+[graph]
+base_url = "http://127.0.0.1:$graph_port"
+[pubsub]
+publish_outgoing = false
+[outbound]
+rate_per_number = 1000000
+rate_per_recipient = 1000000
+TOML
+  for t in $(seq 0 $(($1 - 1))); do
+    printf '[[tenants]]\nid = "bench%s"\nphone_number_id = "10654035224%04d"\naccess_token = "t"\n' "$t" "$t"
+  done
+}
+# $1 text jobs as NDJSON over $2 tenants, each to a recipient of its own.
+send_jobs() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+n, tenants = int(sys.argv[1]), int(sys.argv[2])
+for i in range(n):
+    print(json.dumps({"type": "text_message", "tenant": f"bench{i % tenants}", "to_number": f"+1650{i:07d}",
+                      "text": f"Your order #{i} is ready for pickup.", "message_id": f"b{i}"}))
+PY
+}

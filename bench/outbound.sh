@@ -45,32 +45,11 @@ start_redis
 build/release/bench/fake_graph_server "$graph_port" 2>"$work/graph.log" &
 pids+=($!)
 
-{
-  cat <<TOML
-[redis]
-url = "redis://127.0.0.1:$redis_port"
-[graph]
-base_url = "http://127.0.0.1:$graph_port"
-[pubsub]
-publish_outgoing = false
-[outbound]
-rate_per_number = 1000000
-rate_per_recipient = 1000000
-TOML
-  for t in $(seq 0 $((tenants - 1))); do
-    printf '[[tenants]]\nid = "bench%s"\nphone_number_id = "10654035224%04d"\naccess_token = "t"\n' "$t" "$t"
-  done
-} >"$work/wappa.toml"
+send_config "$tenants" >"$work/wappa.toml"
 # The retention round: the same, with a retention of 3 s.
 sed 's/^rate_per_recipient = 1000000$/rate_per_recipient = 1000000\nretention = "3s"/' "$work/wappa.toml" >"$work/short.toml"
 
-python3 - "$n" "$tenants" >"$work/jobs.ndjson" <<'PY'
-import json, sys
-n, tenants = int(sys.argv[1]), int(sys.argv[2])
-for i in range(n):
-    print(json.dumps({"type": "text_message", "tenant": f"bench{i % tenants}", "to_number": f"+1650{i:07d}",
-                      "text": f"Your order #{i} is ready for pickup.", "message_id": f"b{i}"}))
-PY
+send_jobs "$n" "$tenants" >"$work/jobs.ndjson"
 
 # One round with binary $1: sets enqueue_ms, oneshot_ms (mean of 20), send_ms, Redis CPU per
 # sent message, the Redis commands per message and the worker's RSS.

@@ -28,29 +28,8 @@ redis_pid=$(redis-cli -p "$redis_port" info server | grep '^process_id:' | cut -
 build/release/bench/fake_graph_server "$graph_port" 2>"$work/graph.log" &
 graph_pid=$!
 pids+=($graph_pid)
-{
-  cat <<TOML
-[redis]
-url = "redis://127.0.0.1:$redis_port"
-[graph]
-base_url = "http://127.0.0.1:$graph_port"
-[pubsub]
-publish_outgoing = false
-[outbound]
-rate_per_number = 1000000
-rate_per_recipient = 1000000
-TOML
-  for t in $(seq 0 $((tenants - 1))); do
-    printf '[[tenants]]\nid = "bench%s"\nphone_number_id = "10654035224%04d"\naccess_token = "t"\n' "$t" "$t"
-  done
-} >"$work/wappa.toml"
-python3 - "$n" "$tenants" >"$work/jobs.ndjson" <<'PY'
-import json, sys
-n, tenants = int(sys.argv[1]), int(sys.argv[2])
-for i in range(n):
-    print(json.dumps({"type": "text_message", "tenant": f"bench{i % tenants}", "to_number": f"+1650{i:07d}",
-                      "text": f"Your order #{i} is ready for pickup.", "message_id": f"w{i}"}))
-PY
+send_config "$tenants" >"$work/wappa.toml"
+send_jobs "$n" "$tenants" >"$work/jobs.ndjson"
 
 # One round with $1 worker processes (each its own `wappa worker`, as on separate hosts): sets
 # rate (messages/s) and the CPU shares (cores) of the workers, Redis and the fake Graph API.
