@@ -173,7 +173,8 @@ Task<void> OutboundWorker::State::upkeep(std::size_t t) {
     auto& ts = tenants[t];
     ts.sweeping = false;
     if (!result) {
-        spdlog::error("queue upkeep of tenant {} failed (retried in 1s): {}", tenant, result.error().message);
+        // Stopping closes the Redis client under an upkeep in progress: not a failure to report.
+        if (!stopping) spdlog::error("queue upkeep of tenant {} failed (retried in 1s): {}", tenant, result.error().message);
         ts.upkeep_due = now() + 1000;
         poke();
         co_return;
