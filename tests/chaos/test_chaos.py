@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from fake_graph import FakeGraph  # noqa: E402
 from harness import Postgres, Redis, Serve, fixture, post_signed, run, wait_until  # noqa: E402
 
-LOAD_SECONDS = float(os.environ.get("WAPPA_CHAOS_SECONDS", "6"))
+LOAD_SECONDS = float(os.environ.get("WAPPA_CHAOS_SECONDS", "4"))   # longer runs: WAPPA_CHAOS_SECONDS=60
 
 
 def text_webhook(wamid, text):

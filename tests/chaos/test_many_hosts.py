@@ -132,7 +132,7 @@ class ManyHostsTest(ChaosCase):
             self.workers[0].kill()       # a worker host: its in-flight sends and claimed events with it
             time.sleep(0.5)
             self.serves[0].proc.kill()   # a serve host: the load balancer sends everything to the other
-        self.run_load(webhooks, sends, fault_at=kill_hosts, seconds=9)
+        self.run_load(webhooks, sends, fault_at=kill_hosts, seconds=6)
         self.assertGreater(sum(webhooks.refusals.values()), 0, "the webhooks never met the dead serve")
         self.audit_webhooks(webhooks)
         outcomes = self.audit_sends(sends)
@@ -140,7 +140,8 @@ class ManyHostsTest(ChaosCase):
         # (failed); everything else is sent.
         self.assertLessEqual(outcomes["failed"], 64, outcomes)
         self.assertGreater(outcomes["sent"], len(sends.acked) - 64, outcomes)
-        self.assert_no_known_outcome_lost()
+        # (No assert_no_known_outcome_lost here: a send Meta accepted just before its worker was
+        # killed has no one left to record it. Its lease expires and it is settled as unknown.)
         with self.answer_lock:
             senders = len(self.answers)
         print(f"  {senders} messages reached Meta, each once", file=sys.stderr)

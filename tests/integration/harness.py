@@ -201,7 +201,7 @@ logfile = {self.dir}/pgbouncer.log
 
     def _listening(self):
         try:
-            socket.create_connection((self.host, self.port), timeout=0.2).close()
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
             return True
         except OSError:
             return False
