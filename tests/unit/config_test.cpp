@@ -72,6 +72,18 @@ TEST_CASE("addresses and redis URLs") {
     CHECK(mask_url_password("redis://user:s3cret@h:1") == "redis://user:****@h:1");
 }
 
+TEST_CASE("config show escapes control characters, so that what it prints loads again") {
+    // Found by fuzz_config: a carriage return in a string value was printed raw.
+    auto c = load_config_text("[server]\nlisten = \"odd\\r\\u0001\\\\\\\"host:0\"\n", "ctl.toml");
+    REQUIRE(c.ok());
+    CHECK(c.config.server.listen == "odd\r\x01\\\"host:0");
+    const auto shown = render_config(c.config);
+    CHECK(shown.find("listen = \"odd\\u000D\\u0001\\\\\\\"host:0\"") != std::string::npos);
+    auto again = load_config_text(shown, "shown.toml");
+    REQUIRE(again.ok());
+    CHECK(again.config.server.listen == c.config.server.listen);
+}
+
 TEST_CASE("defaults load without a file") {
     auto c = load_config_text("", "empty.toml");
     CHECK(c.ok());

@@ -76,6 +76,17 @@ TEST_CASE("common fields: ids, tenant alias, numbers") {
     CHECK(refusal("[1]").message == "a job must be a JSON object");
 }
 
+TEST_CASE("template components holding a number JSON cannot carry are refused, not sent truncated") {
+    // Found by fuzz_outbound_job: RapidJSON parses this as infinity without an error, the writer
+    // stops at it, and the Graph body was left without a value.
+    const std::string number = "818888818888187777711111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111177777777777777777778e211";   // 154 characters
+    const auto job = R"({"type":"template_message",)" + base + R"("template_name":"t","language_code":"en_US",)" +
+                     R"("components":[{"type":"header","x":)" + number + R"(}]})";
+    const auto refused = refusal(job);
+    CHECK(refused.field == "components");
+    CHECK(refused.message == "holds a number out of range");
+}
+
 TEST_CASE("Meta's limits are checked up front, naming the field") {
     const std::string long_text(4097, 'x');
     CHECK(refusal(R"({"type":"text_message",)" + base + R"("text":")" + long_text + R"("})").field == "text");

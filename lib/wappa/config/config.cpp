@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
@@ -347,11 +348,22 @@ void validate(LoadedConfig& out, const std::vector<toml::source_region>& tenant_
     }
 }
 
+// A TOML basic string: `config show` must print what loads again (found by fuzz_config), so
+// control characters are escaped too, not only quotes and backslashes.
 std::string quote(std::string_view s) {
     std::string out = "\"";
     for (char c : s) {
-        if (c == '"' || c == '\\') out += '\\';
-        out += c;
+        const auto byte = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (byte < 0x20 || byte == 0x7f) {
+            char escaped[8];
+            std::snprintf(escaped, sizeof escaped, "\\u%04X", byte);
+            out += escaped;
+        } else {
+            out += c;
+        }
     }
     return out + "\"";
 }

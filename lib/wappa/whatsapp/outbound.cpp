@@ -129,7 +129,9 @@ TemplateJob parse_template(const Value& job) {
         }
         rapidjson::StringBuffer buffer;
         rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-        components->Accept(writer);
+        // The writer stops at a number JSON cannot carry (RapidJSON parses some long numbers with
+        // an exponent as infinity): refused here, not sent as a truncated body (fuzz_outbound_job).
+        if (!components->Accept(writer)) refuse("components", "holds a number out of range");
         t.components_json.assign(buffer.GetString(), buffer.GetSize());
     }
     return t;
