@@ -84,6 +84,19 @@ TEST_CASE("config show escapes control characters, so that what it prints loads 
     CHECK(again.config.server.listen == c.config.server.listen);
 }
 
+TEST_CASE("a duration or a size too large for 64 bits is refused, not wrapped around") {
+    // Found by fuzz_config: 1e117 seconds became -9223372036854775808 ms, which config show
+    // printed and which then did not load.
+    auto c = load_config_text("[graph]\ntimeout = 1.1e117\n", "big.toml");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.problems.front().key == "graph.timeout");
+    CHECK(c.problems.front().message.find("at most 100 years") != std::string::npos);
+    auto s = load_config_text("[server]\nbody_limit = \"1e300GiB\"\n", "big.toml");
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.problems.front().key == "server.body_limit");
+    CHECK(load_config_text("[graph]\ntimeout = \"36500d\"\n", "ok.toml").ok());
+}
+
 TEST_CASE("defaults load without a file") {
     auto c = load_config_text("", "empty.toml");
     CHECK(c.ok());

@@ -51,6 +51,10 @@ Result<Duration> parse_duration(std::string_view text) {
     else if (unit == "h") ms_per_unit = 3'600'000;
     else if (unit == "d") ms_per_unit = 86'400'000;
     else return Error{"'" + std::string(trim(text)) + "': unknown duration unit '" + std::string(unit) + "' (use ms, s, m, h or d)"};
+    // Past this the milliseconds would not fit in 64 bits (found by fuzz_config): 100 years is
+    // already more than any setting means.
+    constexpr double max_ms = 100.0 * 365 * 86'400'000;
+    if (parsed->number * ms_per_unit > max_ms) return Error{"'" + std::string(trim(text)) + "': a duration is at most 100 years"};
     return Duration(static_cast<Duration::rep>(std::llround(parsed->number * ms_per_unit)));
 }
 
@@ -67,6 +71,7 @@ Result<Bytes> parse_size(std::string_view text) {
     else if (unit == "MB") factor = 1e6;
     else if (unit == "GB") factor = 1e9;
     else return Error{"'" + std::string(trim(text)) + "': unknown size unit '" + std::string(unit) + "' (use B, KiB, MiB, GiB, KB, MB or GB)"};
+    if (parsed->number * factor > 1e15) return Error{"'" + std::string(trim(text)) + "': a size is at most 1 PB"};
     return Bytes{static_cast<std::uint64_t>(std::llround(parsed->number * factor))};
 }
 
