@@ -17,7 +17,7 @@ from collections import Counter
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 
 from fake_graph import FakeGraph  # noqa: E402
-from harness import Postgres, Redis, Serve, fixture, post_signed, run, wait_until  # noqa: E402
+from harness import Postgres, Redis, RedisCluster, Serve, fixture, post_signed, run, wait_until  # noqa: E402
 
 LOAD_SECONDS = float(os.environ.get("WAPPA_CHAOS_SECONDS", "4"))   # longer runs: WAPPA_CHAOS_SECONDS=60
 
@@ -78,7 +78,7 @@ class ChaosCase(unittest.TestCase):
     backend_address = "127.0.0.1"   # where Redis, PostgreSQL and the fake Graph API listen
 
     def setUp(self):
-        self.redis = Redis(durable=True, bind=self.backend_address)
+        self.redis = self.make_redis()
         self.pg = Postgres(crash_safe=True, listen="*" if self.backend_address != "127.0.0.1" else "127.0.0.1")
         self.dir = tempfile.TemporaryDirectory()
         # Over HTTPS (its own CA, graph.ca_file) when processes reach it from other hosts: the
@@ -96,6 +96,9 @@ class ChaosCase(unittest.TestCase):
         migrated = run("-c", self.serve.config, "migrate")
         self.assertEqual(migrated.returncode, 0, migrated.stderr)
         self.loads = []
+
+    def make_redis(self):
+        return Redis(durable=True, bind=self.backend_address)
 
     def config_for(self, gateway="127.0.0.1"):
         """The config's tail for a process that reaches the backends at `gateway`."""
@@ -270,6 +273,29 @@ class RedisChaosTest(ChaosCase):
         outcomes = self.audit_sends(sends)
         self.assertGreater(outcomes["sent"], len(sends.acked) * 0.9, outcomes)
         self.assert_no_known_outcome_lost()
+
+
+class RedisClusterChaosTest(ChaosCase):
+    """A Redis Cluster of three masters, each with a replica; the master that holds the loaded
+    tenant ("acme") is killed and its replica takes over."""
+
+    def make_redis(self):
+        return RedisCluster(durable=True)
+
+    def test_cluster_master_killed_under_load(self):
+        webhooks, sends = self.start_webhooks(), self.start_sends()
+        master = self.redis.master_of("wappa:{acme}:inbound")
+        self.assertIsNotNone(master)
+        self.run_load(webhooks, sends, fault_at=lambda: self.redis.kill(master), seconds=max(LOAD_SECONDS, 8))
+        wait_until(self.redis.healthy_without_failed, timeout=30, what="a replica to take over")
+        self.assertNotEqual(self.redis.master_of("wappa:{acme}:inbound"), master)
+        self.assertGreater(sum(webhooks.refusals.values()), 0, "the webhooks never saw the master gone")
+        self.audit_webhooks(webhooks)
+        outcomes = self.audit_sends(sends)
+        self.assertGreater(outcomes["sent"], len(sends.acked) * 0.9, outcomes)
+        self.assert_no_known_outcome_lost()
+        # Serving and sending resumed on the promoted replica.
+        self.assertIn("slot map: masters", self.serve.output())
 
 
 class PostgresChaosTest(ChaosCase):

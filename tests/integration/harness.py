@@ -26,6 +26,20 @@ def free_port():
         return s.getsockname()[1]
 
 
+def cluster_port():
+    """A free port for a Redis Cluster node: at most 55535, with the bus port (+10000) free too."""
+    import random
+    while True:
+        port = random.randint(20000, 55535)
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 10000))
+            return port
+        except OSError:
+            continue
+
+
 def fixture(name):
     with open(os.path.join(FIXTURES, name), "rb") as f:
         return f.read()
@@ -109,6 +123,97 @@ class Redis:
     @property
     def url(self):
         return f"redis://127.0.0.1:{self.port}"
+
+
+class RedisCluster:
+    """A private Redis Cluster on loopback: a master with one replica for each slot range, the
+    ranges chosen by the test (so that it knows which master holds which tenant). Nodes time out
+    after 1 s, so a killed master's replica takes over within about two seconds."""
+
+    def __init__(self, ranges=((0, 10999), (11000, 12999), (13000, 16383)), durable=False):
+        self.dir = tempfile.TemporaryDirectory()
+        self.ranges = ranges
+        self.durable = durable
+        self.ports = []
+        while len(self.ports) < 2 * len(ranges):
+            port = cluster_port()
+            if port not in self.ports:
+                self.ports.append(port)
+        self.procs = {}
+        for port in self.ports:
+            self.start_node(port)
+        masters, replicas = self.ports[:len(ranges)], self.ports[len(ranges):]
+        for port in self.ports[1:]:
+            self.node_cli(port, "CLUSTER", "MEET", "127.0.0.1", str(self.ports[0]))
+        for port, (first, last) in zip(masters, ranges):
+            self.node_cli(port, "CLUSTER", "ADDSLOTSRANGE", str(first), str(last))
+        wait_until(lambda: all(len(self.node_cli(p, "CLUSTER", "NODES").splitlines()) == len(self.ports) for p in self.ports),
+                   what="the cluster's nodes to meet")
+        for master, replica in zip(masters, replicas):
+            master_id = self.node_cli(master, "CLUSTER", "MYID")
+            wait_until(lambda: self.node_cli(replica, "CLUSTER", "REPLICATE", master_id) == "OK", what="a replica to attach")
+        wait_until(self.healthy, timeout=30, what="the cluster to be ok")
+
+    def start_node(self, port):
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.durable else ["--appendonly", "no"]
+        self.procs[port] = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", *persistence,
+             "--dir", self.dir.name, "--dbfilename", f"dump-{port}.rdb", "--appendfilename", f"aof-{port}",
+             "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf", "--cluster-node-timeout", "1000",
+             "--logfile", f"node-{port}.log"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir.name)
+        wait_until(lambda: self.node_cli(port, "PING") == "PONG", what="a cluster node to start")
+
+    def healthy(self):
+        """Every node says ok, and every slot range has a master with a replica in sync."""
+        if any("cluster_state:ok" not in self.node_cli(p, "CLUSTER", "INFO") for p in self.procs):
+            return False
+        shards = self.node_cli(next(iter(self.procs)), "CLUSTER", "SLOTS")
+        return shards.count("127.0.0.1") >= 2 * len(self.ranges)
+
+    def healthy_without_failed(self):
+        """Every live node says ok (after a failover: the killed master is marked failed)."""
+        return all("cluster_state:ok" in self.node_cli(p, "CLUSTER", "INFO") for p, proc in self.procs.items() if proc.poll() is None)
+
+    def node_cli(self, port, *args):
+        r = subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True)
+        return r.stdout.strip()
+
+    def cli(self, *args):
+        """One command, following redirections, through any live node."""
+        port = next(p for p, proc in self.procs.items() if proc.poll() is None)
+        r = subprocess.run(["redis-cli", "-c", "-p", str(port), *args], capture_output=True, text=True)
+        return r.stdout.strip()
+
+    def master_of(self, key):
+        """The port of the master that holds `key`."""
+        slot = int(self.cli("CLUSTER", "KEYSLOT", key))
+        for p, proc in self.procs.items():
+            if proc.poll() is not None:
+                continue
+            for line in self.node_cli(p, "CLUSTER", "NODES").splitlines():
+                fields = line.split()
+                if "myself" in fields[2] and "master" in fields[2]:
+                    for r in fields[8:]:
+                        first, _, last = r.partition("-")
+                        if first.isdigit() and int(first) <= slot <= int(last or first):
+                            return p
+        return None
+
+    def kill(self, port):
+        self.procs[port].kill()
+        self.procs[port].wait()
+
+    def stop(self):
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.dir.cleanup()
+
+    @property
+    def url(self):
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in self.ports[:2])
 
 
 def postgres_bin(name):

@@ -65,10 +65,23 @@ TEST_CASE("addresses and redis URLs") {
     CHECK(secure->port == 6380);
     CHECK(secure->user == "gateway");
     CHECK_FALSE(parse_redis_url("http://localhost:6379"));
-    auto cluster = parse_redis_url("redis+cluster://:pw@10.0.0.1:7000,10.0.0.2:7000");
-    REQUIRE_FALSE(cluster);
-    CHECK(cluster.error().message.find("Redis Cluster") != std::string::npos);
-    CHECK(cluster.error().message.find("pw") == std::string::npos);
+    auto cluster = parse_redis_url("redis+cluster://:pw@10.0.0.1:7000,10.0.0.2:7001,[::1]:7002");
+    REQUIRE(cluster);
+    CHECK(cluster->cluster);
+    CHECK_FALSE(cluster->tls);
+    CHECK(cluster->password == "pw");
+    REQUIRE(cluster->seeds.size() == 3);
+    CHECK(cluster->seeds[1] == std::pair<std::string, std::uint16_t>("10.0.0.2", 7001));
+    CHECK(cluster->seeds[2].first == "::1");
+    CHECK(cluster->host == "10.0.0.1");
+    CHECK(cluster->port == 7000);
+    CHECK(parse_redis_url("rediss+cluster://node-a:7000")->tls);
+    CHECK(parse_redis_url("redis+cluster://node-a")->seeds.front().second == 6379);
+    auto bad_seed = parse_redis_url("redis+cluster://:pw@10.0.0.1:7000,,10.0.0.3:7000");
+    REQUIRE_FALSE(bad_seed);
+    CHECK(bad_seed.error().message.find("seed node 2") != std::string::npos);
+    CHECK(bad_seed.error().message.find("pw") == std::string::npos);
+    CHECK_FALSE(parse_redis_url("redis+cluster://10.0.0.1:7000/3"));
     CHECK(mask_url_password("redis://user:s3cret@h:1") == "redis://user:****@h:1");
 }
 

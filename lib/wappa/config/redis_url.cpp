@@ -6,20 +6,43 @@
 
 namespace wappa::config {
 
+namespace {
+
+Result<std::pair<std::string, std::uint16_t>> host_and_port(std::string_view text) {
+    if (text.empty()) return Error{"the redis URL has no host"};
+    const bool has_port = text.front() == '[' ? text.find("]:") != std::string_view::npos
+                                              : text.find(':') != std::string_view::npos;
+    if (!has_port) {
+        std::string host(text.front() == '[' ? text.substr(1, text.size() - 2) : text);
+        if (host.empty()) return Error{"the redis URL has no host"};
+        return std::pair<std::string, std::uint16_t>(std::move(host), std::uint16_t{6379});
+    }
+    auto address = parse_address(text);
+    if (!address) return Error{"bad host:port in the redis URL: " + address.error().message};
+    if (address->host.empty()) return Error{"the redis URL has no host"};
+    return std::pair<std::string, std::uint16_t>(address->host, address->port);
+}
+
+}  // namespace
+
 Result<RedisEndpoint> parse_redis_url(std::string_view url) {
     const std::string text(url);
     RedisEndpoint out;
-    constexpr std::string_view plain = "redis://", tls = "rediss://", cluster = "redis+cluster://";
+    constexpr std::string_view plain = "redis://", tls = "rediss://", cluster = "redis+cluster://",
+                               tls_cluster = "rediss+cluster://";
     if (url.starts_with(plain)) {
         url.remove_prefix(plain.size());
     } else if (url.starts_with(tls)) {
         url.remove_prefix(tls.size());
         out.tls = true;
     } else if (url.starts_with(cluster)) {
-        return Error{"'" + mask_url_password(text) + "': Redis Cluster (redis+cluster://) is not supported yet; "
-                     "use one Redis (redis:// or rediss://)"};
+        url.remove_prefix(cluster.size());
+        out.cluster = true;
+    } else if (url.starts_with(tls_cluster)) {
+        url.remove_prefix(tls_cluster.size());
+        out.cluster = out.tls = true;
     } else {
-        return Error{"'" + mask_url_password(text) + "' is not a redis:// or rediss:// URL"};
+        return Error{"'" + mask_url_password(text) + "' is not a redis://, rediss:// or redis+cluster:// URL"};
     }
     if (const auto at = url.rfind('@'); at != std::string_view::npos) {
         const auto credentials = url.substr(0, at);
@@ -42,18 +65,24 @@ Result<RedisEndpoint> parse_redis_url(std::string_view url) {
             }
         }
     }
-    if (url.empty()) return Error{"the redis URL has no host"};
-    const bool has_port = url.front() == '[' ? url.find("]:") != std::string_view::npos
-                                             : url.find(':') != std::string_view::npos;
-    if (has_port) {
-        auto address = parse_address(url);
-        if (!address) return Error{"bad host:port in the redis URL: " + address.error().message};
-        out.host = address->host;
-        out.port = address->port;
-    } else {
-        out.host = std::string(url.front() == '[' ? url.substr(1, url.size() - 2) : url);
+    if (out.cluster) {
+        if (out.db != 0) return Error{"a Redis Cluster has only database 0, not " + std::to_string(out.db)};
+        while (true) {
+            const auto comma = url.find(',');
+            auto seed = host_and_port(url.substr(0, comma));
+            if (!seed) return Error{"seed node " + std::to_string(out.seeds.size() + 1) + ": " + seed.error().message};
+            out.seeds.push_back(std::move(*seed));
+            if (comma == std::string_view::npos) break;
+            url.remove_prefix(comma + 1);
+        }
+        out.host = out.seeds.front().first;
+        out.port = out.seeds.front().second;
+        return out;
     }
-    if (out.host.empty()) return Error{"the redis URL has no host"};
+    auto address = host_and_port(url);
+    if (!address) return address.error();
+    out.host = std::move(address->first);
+    out.port = address->second;
     return out;
 }
 

@@ -1,8 +1,11 @@
 #pragma once
-// redis://[user:password@]host[:port][/db], or rediss://… for TLS — parsed here so that a bad URL is a config
-// error naming redis.url, before anything tries to connect.
+// redis://[user:password@]host[:port][/db], rediss://… for TLS, or redis+cluster://[user:password@]host:port,…
+// (rediss+cluster:// with TLS) naming seed nodes of a Redis Cluster — parsed here so that a bad URL is a
+// config error naming redis.url, before anything tries to connect.
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "wappa/core/result.hpp"
 
@@ -15,6 +18,9 @@ struct RedisEndpoint {
     std::string password;
     int db = 0;
     bool tls = false;    // rediss://
+    // redis+cluster://: every seed node, in order; host and port are the first of them.
+    bool cluster = false;
+    std::vector<std::pair<std::string, std::uint16_t>> seeds;
 };
 
 Result<RedisEndpoint> parse_redis_url(std::string_view url);

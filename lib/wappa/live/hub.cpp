@@ -376,10 +376,10 @@ Task<Status> Hub::Impl::position() {
         auto connected = co_await tail_client.wait_connected(settings.redis.connect_timeout);
         if (!connected) co_return connected.error();
     }
-    auto last = co_await pubsub::last_event_id(tail_client, settings.prefix);
+    auto last = co_await pubsub::last_event_ids(tail_client, settings.prefix, settings.tenants);
     if (!last) co_return last.error();
     cursor.tenants = settings.tenants;
-    cursor.after.assign(cursor.tenants.size(), *last);
+    cursor.after = std::move(*last);
     positioned = true;
     co_return Status{};
 }

@@ -40,7 +40,10 @@ std::string event_log_key(std::string_view prefix, std::string_view tenant) {
     return std::string(prefix) + ":{" + std::string(tenant) + "}:events";
 }
 
-std::string event_clock_key(std::string_view prefix) { return std::string(prefix) + ":events:clock"; }
+std::string event_clock_key(std::string_view prefix, std::string_view tenant, bool per_tenant) {
+    if (per_tenant) return std::string(prefix) + ":{" + std::string(tenant) + "}:events:clock";
+    return std::string(prefix) + ":events:clock";
+}
 
 std::string EventId::str() const { return std::to_string(ms) + "-" + std::to_string(seq); }
 
@@ -94,7 +97,7 @@ Task<Result<std::int64_t>> publish_logged(redis::Client& client, std::string pre
     }
     std::vector<std::string> keys;
     keys.push_back(event_log_key(prefix, tenant));
-    keys.push_back(event_clock_key(prefix));
+    keys.push_back(event_clock_key(prefix, tenant, client.is_cluster()));
     auto reply = co_await redis::run_script_once(client, publish_script(), std::move(keys), std::move(args), "the notification");
     if (!reply) co_return reply.error();
     co_return reply->integer;
@@ -143,32 +146,41 @@ std::int64_t follow_block_ms(std::int64_t command_timeout_ms) {
     return std::max<std::int64_t>(100, std::min<std::int64_t>(2'000, command_timeout_ms / 2));
 }
 
-Task<Result<EventId>> last_event_id(redis::Client& client, std::string prefix) {
-    auto reply = co_await client.exec(redis::Command("GET", event_clock_key(prefix)));
-    if (!reply) co_return reply.error();
-    if (reply->is_error()) co_return Error{"redis refused GET of the event clock: " + reply->str};
-    if (reply->is_nil()) co_return EventId{};
-    auto id = parse_event_id(reply->str);
-    if (!id) co_return Error{"the event clock " + event_clock_key(prefix) + " holds '" + reply->str + "', not an id"};
-    co_return *id;
+Task<Result<std::vector<EventId>>> last_event_ids(redis::Client& client, std::string prefix, std::vector<std::string> tenants) {
+    std::vector<redis::Command> commands;
+    for (const auto& t : tenants) {
+        commands.emplace_back("GET", event_clock_key(prefix, t, client.is_cluster()));
+        if (!client.is_cluster()) break;
+    }
+    std::vector<EventId> out;
+    if (commands.empty()) co_return out;
+    auto replies = co_await client.exec(commands);
+    if (!replies) co_return replies.error();
+    for (std::size_t i = 0; i < replies->size(); ++i) {
+        const auto& reply = replies.value()[i];
+        const auto key = event_clock_key(prefix, tenants[i], client.is_cluster());
+        if (reply.is_error()) co_return Error{"redis refused GET of the event clock " + key + ": " + reply.str};
+        if (reply.is_nil()) {
+            out.emplace_back();
+            continue;
+        }
+        auto id = parse_event_id(reply.str);
+        if (!id) co_return Error{"the event clock " + key + " holds '" + reply.str + "', not an id"};
+        out.push_back(*id);
+    }
+    if (!client.is_cluster()) out.assign(tenants.size(), out.front());
+    co_return out;
 }
 
 Task<Result<std::vector<std::string>>> logged_tenants(redis::Client& client, std::string prefix) {
     std::vector<std::string> tenants;
-    std::string cursor = "0";
     const std::string head = prefix + ":{";
-    do {
-        auto reply = co_await client.exec(redis::Command("SCAN", cursor, std::string("MATCH"), prefix + ":{*}:events",
-                                                         std::string("COUNT"), std::string("1000")));
-        if (!reply) co_return reply.error();
-        if (reply->is_error() || reply->elements.size() != 2) co_return Error{"redis refused SCAN for the event logs: " + reply->str};
-        cursor = reply->elements[0].str;
-        for (const auto& key : reply->elements[1].elements) {
-            const auto& k = key.str;
-            const auto close = k.find("}:events", head.size());
-            if (k.starts_with(head) && close != std::string::npos) tenants.push_back(k.substr(head.size(), close - head.size()));
-        }
-    } while (cursor != "0");
+    auto keys = co_await client.scan(prefix + ":{*}:events");
+    if (!keys) co_return Error{"cannot list the event logs: " + keys.error().message};
+    for (const auto& k : *keys) {
+        const auto close = k.find("}:events", head.size());
+        if (k.starts_with(head) && close != std::string::npos && close + 8 == k.size()) tenants.push_back(k.substr(head.size(), close - head.size()));
+    }
     co_return tenants;
 }
 

@@ -23,8 +23,10 @@ namespace wappa::pubsub {
 
 // "{prefix}:{tenant}:events": in the tenant's hash slot, like its queues.
 std::string event_log_key(std::string_view prefix, std::string_view tenant);
-// "{prefix}:events:clock": the last id handed out.
-std::string event_clock_key(std::string_view prefix);
+// "{prefix}:events:clock": the last id handed out. On a Redis Cluster a script may only touch keys
+// of one slot, so each tenant has its own clock there, "{prefix}:{tenant}:events:clock": ids are
+// unique and ordered within a tenant, and two tenants may hand out the same id (docs/operations.md).
+std::string event_clock_key(std::string_view prefix, std::string_view tenant, bool per_tenant);
 
 struct EventId {
     std::uint64_t ms = 0;
@@ -73,8 +75,8 @@ Task<Result<std::vector<LoggedEvent>>> read_logs(redis::Client& client, std::str
 // How long a follower of the logs blocks in one XREAD: well inside the Redis client's
 // command_timeout (a longer silence would count as a dead connection), at most 2 s.
 std::int64_t follow_block_ms(std::int64_t command_timeout_ms);
-// The last id handed out, 0-0 when none yet.
-Task<Result<EventId>> last_event_id(redis::Client& client, std::string prefix);
+// The last id handed out to each tenant (the same for all but on a cluster), 0-0 when none yet.
+Task<Result<std::vector<EventId>>> last_event_ids(redis::Client& client, std::string prefix, std::vector<std::string> tenants);
 
 // The tenants with a log, from the keys in Redis (a SCAN; for tools that have no tenant list).
 Task<Result<std::vector<std::string>>> logged_tenants(redis::Client& client, std::string prefix);

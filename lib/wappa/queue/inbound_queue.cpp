@@ -51,8 +51,7 @@ InboundQueue::InboundQueue(redis::Client& client, std::string prefix, config::Du
       prefix_(std::move(prefix)),
       ttl_seconds_(std::to_string(std::max<long long>(1, std::chrono::duration_cast<std::chrono::seconds>(dedup_ttl).count()))),
       max_len_(std::to_string(std::max<std::int64_t>(0, max_len))),
-      event_log_max_len_(std::to_string(std::max<std::int64_t>(0, event_log_max_len))),
-      clock_key_(pubsub::event_clock_key(prefix_)) {}
+      event_log_max_len_(std::to_string(std::max<std::int64_t>(0, event_log_max_len))) {}
 
 Task<Result<AppendResult>> InboundQueue::append(const std::vector<InboundEvent>& events) {
     AppendResult result;
@@ -60,7 +59,7 @@ Task<Result<AppendResult>> InboundQueue::append(const std::vector<InboundEvent>&
     // One script call per tenant (a batch rarely holds more than two), in first-seen order.
     // Key strings live in `keys` (reserved: never reallocated) and the calls hold views.
     std::vector<std::string> keys;
-    keys.reserve(events.size() * 2);
+    keys.reserve(events.size() * 4);
     std::vector<std::string_view> tenants;
     std::vector<redis::ScriptCall> ordered;
     for (const auto& e : events) {
@@ -70,7 +69,7 @@ Task<Result<AppendResult>> InboundQueue::append(const std::vector<InboundEvent>&
             auto& call = ordered.emplace_back();
             call.keys.push_back(keys.emplace_back(inbound_stream_key(prefix_, e.tenant)));
             call.keys.push_back(keys.emplace_back(pubsub::event_log_key(prefix_, e.tenant)));
-            call.keys.push_back(clock_key_);
+            call.keys.push_back(keys.emplace_back(pubsub::event_clock_key(prefix_, e.tenant, client_.is_cluster())));
             call.args.push_back(ttl_seconds_);
             call.args.push_back(max_len_);
             call.args.push_back(event_log_max_len_);

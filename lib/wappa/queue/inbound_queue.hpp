@@ -51,7 +51,6 @@ private:
     std::string ttl_seconds_;
     std::string max_len_;
     std::string event_log_max_len_;
-    std::string clock_key_;
 };
 
 }  // namespace wappa::queue

@@ -205,7 +205,7 @@ Task<Result<std::vector<EnqueueResult>>> OutboundQueue::enqueue(std::span<const 
         const auto& indices = by_tenant[tenant];
         const auto& k = keys(std::string(tenant));
         const EventLogKeys log{storage.emplace_back(pubsub::event_log_key(settings_.prefix, tenant)),
-                               storage.emplace_back(pubsub::event_clock_key(settings_.prefix)),
+                               storage.emplace_back(pubsub::event_clock_key(settings_.prefix, tenant, client_.is_cluster())),
                                storage.emplace_back(std::to_string(std::max<std::int64_t>(0, settings_.event_log_max_len)))};
         for (std::size_t start = 0; start < indices.size(); start += jobs_per_call) {
             const auto end = std::min(indices.size(), start + jobs_per_call);

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <deque>
 
+#include "wappa/redis/cluster.hpp"
 #include "wappa/redis/connection.hpp"
 
 namespace wappa::redis {
@@ -165,16 +166,20 @@ constexpr auto submit_initiation = [](Handler handler, Client::Impl* impl, std::
 };
 }  // namespace
 
-Client::Client(net::any_io_executor executor, Settings settings)
-    : impl_(std::make_shared<Impl>(std::move(executor), std::move(settings))) {}
+Client::Client(net::any_io_executor executor, Settings settings) {
+    if (settings.endpoint.cluster) cluster_ = std::make_shared<Cluster>(std::move(executor), std::move(settings));
+    else impl_ = std::make_shared<Impl>(std::move(executor), std::move(settings));
+}
 
 Client::~Client() { stop(); }
 
 void Client::start() {
+    if (cluster_) return cluster_->start();
     net::co_spawn(impl_->executor, impl_->run(impl_), net::detached);
 }
 
 void Client::stop() {
+    if (cluster_) return cluster_->stop();
     net::dispatch(impl_->executor, [impl = impl_] {
         if (impl->stopped) return;
         impl->stopped = true;
@@ -184,9 +189,10 @@ void Client::stop() {
     });
 }
 
-bool Client::connected() const { return impl_->is_connected; }
+bool Client::connected() const { return cluster_ ? cluster_->connected() : impl_->is_connected; }
 
 Task<Status> Client::wait_connected(config::Duration timeout) {
+    if (cluster_) co_return co_await cluster_->wait_connected(timeout);
     const auto deadline = SteadyClock::now() + timeout;
     while (!impl_->is_connected && !impl_->stopped) {
         const auto now = SteadyClock::now();
@@ -201,6 +207,7 @@ Task<Status> Client::wait_connected(config::Duration timeout) {
 // The initiation takes the Impl as a plain argument instead of a lambda capture: GCC 12
 // destroys a capturing lambda temporary inside a co_await expression twice.
 Task<Result<std::vector<Reply>>> Client::exec(const std::vector<Command>& commands) {
+    if (cluster_) co_return co_await cluster_->exec(commands);
     std::string bytes;
     for (const auto& c : commands) c.append_to(bytes);
     auto [error, replies] = co_await net::async_initiate<decltype(use_tuple), void(std::string, std::vector<Reply>)>(
@@ -210,12 +217,27 @@ Task<Result<std::vector<Reply>>> Client::exec(const std::vector<Command>& comman
 }
 
 Task<Result<Reply>> Client::exec(const Command& command) {
+    if (cluster_) co_return co_await cluster_->exec(command);
     std::string bytes;
     command.append_to(bytes);
     auto [error, replies] = co_await net::async_initiate<decltype(use_tuple), void(std::string, std::vector<Reply>)>(
         submit_initiation, use_tuple, impl_.get(), std::move(bytes), std::size_t{1});
     if (!error.empty()) co_return Error{std::move(error)};
     co_return std::move(replies.front());
+}
+
+Task<Result<std::vector<std::string>>> Client::scan(std::string pattern) {
+    if (cluster_) co_return co_await cluster_->scan(std::move(pattern));
+    std::vector<std::string> keys;
+    std::string cursor = "0";
+    do {
+        auto reply = co_await exec(Command("SCAN", cursor, std::string("MATCH"), pattern, std::string("COUNT"), std::string("1000")));
+        if (!reply) co_return reply.error();
+        if (reply->is_error() || reply->elements.size() != 2) co_return Error{"redis refused SCAN " + pattern + ": " + reply->str};
+        cursor = reply->elements[0].str;
+        for (auto& key : reply->elements[1].elements) keys.push_back(std::move(key.str));
+    } while (cursor != "0");
+    co_return keys;
 }
 
 }  // namespace wappa::redis

@@ -4,7 +4,10 @@
 // coroutines on the same executor and their commands are pipelined automatically — written
 // together, answered in order. While Redis is unreachable exec() fails at once (callers answer
 // 503 instead of hanging), and the run loop keeps trying to reconnect.
+// With a redis+cluster:// endpoint the same interface drives a Redis Cluster (redis/cluster.hpp):
+// one such client per master, each command routed by its keys' slot.
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "wappa/core/asio.hpp"
@@ -35,11 +38,15 @@ public:
     Task<Result<Reply>> exec(const Command& command);
     // Several commands sent back to back; one reply per command, in order.
     Task<Result<std::vector<Reply>>> exec(const std::vector<Command>& commands);
+    // Every key matching `pattern` (SCAN, on every master of a cluster).
+    Task<Result<std::vector<std::string>>> scan(std::string pattern);
+    bool is_cluster() const { return cluster_ != nullptr; }
 
     struct Impl;
 
 private:
     std::shared_ptr<Impl> impl_;
+    std::shared_ptr<class Cluster> cluster_;
 };
 
 }  // namespace wappa::redis

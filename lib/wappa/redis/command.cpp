@@ -28,6 +28,20 @@ Command& Command::arg(std::int64_t value) {
     return *this;
 }
 
+std::vector<std::string_view> Command::arguments() const {
+    std::vector<std::string_view> out;
+    out.reserve(count_);
+    std::size_t at = 0;
+    while (at < wire_.size() && wire_[at] == '$') {
+        const auto line_end = wire_.find("\r\n", at);
+        std::size_t length = 0;
+        std::from_chars(wire_.data() + at + 1, wire_.data() + line_end, length);
+        out.emplace_back(wire_.data() + line_end + 2, length);
+        at = line_end + 2 + length + 2;
+    }
+    return out;
+}
+
 void Command::append_to(std::string& out) const {
     out += '*';
     out += std::to_string(count_);

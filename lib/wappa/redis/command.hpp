@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace wappa::redis {
 
@@ -24,6 +25,8 @@ public:
     std::string wire() const;
     void append_to(std::string& out) const;
     std::size_t argument_count() const { return count_; }
+    // The name and arguments, viewing this command's bytes: for routing on a Redis Cluster.
+    std::vector<std::string_view> arguments() const;
 
 private:
     void header_and(std::string_view name) { append_bulk(name); }

@@ -41,8 +41,15 @@ Task<void> run_subscriber(Settings settings, std::vector<std::string> channels, 
     const auto expected_confirmations = channels.size() + patterns.size();
     const auto request = subscribe_commands(channels, patterns);
 
+    // On a cluster PUBLISH reaches every node, so any one will do: each attempt tries the next seed.
+    std::size_t attempt = 0;
     for (;;) {
         std::string error;
+        if (!settings.endpoint.seeds.empty()) {
+            const auto& seed = settings.endpoint.seeds[attempt++ % settings.endpoint.seeds.size()];
+            settings.endpoint.host = seed.first;
+            settings.endpoint.port = seed.second;
+        }
         if (auto status = co_await connection.connect(settings); !status) {
             error = status.error().message;
         } else if (auto sent = co_await connection.write(request); !sent) {
