@@ -159,7 +159,8 @@ class RedisCluster:
         self.procs[port] = subprocess.Popen(
             ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", *persistence,
              "--dir", self.dir.name, "--dbfilename", f"dump-{port}.rdb", "--appendfilename", f"aof-{port}",
-             "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf", "--cluster-node-timeout", "1000",
+             "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf", "--cluster-node-timeout", "1000", "--repl-diskless-sync-delay", "0",
+             "--repl-ping-replica-period", "1",
              "--logfile", f"node-{port}.log"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir.name)
         wait_until(lambda: self.node_cli(port, "PING") == "PONG", what="a cluster node to start")

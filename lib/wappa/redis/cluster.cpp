@@ -241,6 +241,7 @@ Task<Status> Cluster::refresh() {
             auto up = co_await client.wait_connected(wait);
             if (!up) {
                 error = address + ": " + up.error().message;
+                if (!loaded_) last_error_ = "no seed node gave the slot map yet (" + error + ")";
                 continue;
             }
         }
@@ -266,8 +267,9 @@ Task<Status> Cluster::refresh() {
 }
 
 // The frame owns `self` until the loop ends. The map is reloaded when asked (MOVED, a lost
-// node), and every half second while a master in it is unreachable: until a replica has been
-// promoted, that is the only way to learn of it.
+// node), every half second while a master in it is unreachable (until a replica has been
+// promoted, that is the only way to learn of it), and every 30 s otherwise: a replica added or
+// back since is only known from the map, and it decides whether writes wait for one.
 Task<void> Cluster::run([[maybe_unused]] std::shared_ptr<Cluster> self) {
     bool reported = false;
     while (!stopped_) {
@@ -288,7 +290,7 @@ Task<void> Cluster::run([[maybe_unused]] std::shared_ptr<Cluster> self) {
         for (const auto& m : masters_) {
             if (!node(m).connected()) healthy = false;
         }
-        refresh_signal_.expires_after(healthy ? config::Duration(std::chrono::hours(24)) : config::Duration(std::chrono::milliseconds(500)));
+        refresh_signal_.expires_after(healthy ? config::Duration(std::chrono::seconds(30)) : config::Duration(std::chrono::milliseconds(500)));
         co_await refresh_signal_.async_wait(use_tuple);
     }
 }

@@ -1,0 +1,133 @@
+"""Redis Cluster (`redis+cluster://`, INTERFACE.md §2): three masters with a replica each, the
+slot ranges chosen so that tenant "acme" lives on one master, "beta" on another and the global
+keys on the third. The same binary serves webhooks, stores them (the inbound worker reads both
+tenants' streams, on two masters, in one blocking read), sends through the Graph API, reports,
+and streams live events and their replay across the masters. The failover under load is in
+tests/chaos (RedisClusterChaosTest)."""
+import json
+import os
+import subprocess
+import tempfile
+import time
+import unittest
+
+from fake_graph import FakeGraph
+from harness import TENANT_B, WAPPA, Postgres, RedisCluster, Serve, Subscriber, fixture, post_signed, run, wait_until, write_config
+from live_clients import EventStream
+
+ADMIN = {"Authorization": "Bearer admin-secret"}
+
+
+def webhook(wamid, text, phone_number_id=None):
+    body = json.loads(fixture("text.json"))
+    value = body["entry"][0]["changes"][0]["value"]
+    if phone_number_id:
+        value["metadata"]["phone_number_id"] = phone_number_id
+    value["messages"][0]["id"] = wamid
+    value["messages"][0]["text"] = {"body": text}
+    return json.dumps(body).encode()
+
+
+class RedisClusterTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = RedisCluster()
+        cls.pg = Postgres()
+        cls.graph = FakeGraph()
+        cls.serve = Serve(cls.cluster, f"""
+[postgres]
+url = "postgresql://wappa@127.0.0.1:{cls.pg.port}/postgres"
+
+[graph]
+base_url = "http://127.0.0.1:{cls.graph.port}"
+""", args=("--with-worker",))
+        migrated = run("-c", cls.serve.config, "migrate")
+        assert migrated.returncode == 0, migrated.stderr
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.serve.stop()
+        cls.graph.stop()
+        cls.pg.close()
+        cls.cluster.stop()
+
+    def test_the_tenants_live_on_different_masters(self):
+        acme, beta = self.cluster.master_of("wappa:{acme}:inbound"), self.cluster.master_of("wappa:{beta}:inbound")
+        self.assertNotEqual(acme, beta)
+        self.assertNotIn(self.cluster.master_of("wappa:{global}:out:rate"), (acme, beta))
+
+    def test_webhooks_of_both_tenants_are_queued_deduplicated_and_stored(self):
+        for wamid, tenant in (("wamid.CLA1", None), ("wamid.CLB1", TENANT_B)):
+            body = webhook(wamid, "hello " + wamid, tenant)
+            self.assertEqual(post_signed(self.serve.port, body), 200)
+            self.assertEqual(post_signed(self.serve.port, body), 200)   # Meta's retry: recognised
+        stored = lambda: self.pg.sql("select platform_message_id from messages where platform_message_id like 'wamid.CL_1'")
+        wait_until(lambda: len(stored()) >= 2, what="both tenants' messages in PostgreSQL")
+        time.sleep(1)
+        self.assertEqual(sorted(r[0] for r in stored()), ["wamid.CLA1", "wamid.CLB1"])
+        for tenant in ("acme", "beta"):
+            self.assertGreaterEqual(int(self.cluster.cli("XLEN", f"wappa:{{{tenant}}}:inbound")), 1)
+
+    def test_sends_of_both_tenants_reach_the_graph_api_once(self):
+        for tenant, to in (("acme", "+16505550101"), ("beta", "+16505550102")):
+            r = run("-c", self.serve.config, "enqueue", "text", "--tenant", tenant, "--to", to, "--text", "hi",
+                    "--message-id", f"cluster-{tenant}")
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+        def status(tenant):
+            r = run("-c", self.serve.config, "inspect", f"cluster-{tenant}", "--tenant", tenant, "--json")
+            return json.loads(r.stdout)["status"] if r.returncode == 0 else r.stderr
+        wait_until(lambda: status("acme") == "sent" and status("beta") == "sent", what="both sends sent")
+        with self.graph.lock:
+            tokens = sorted(auth for path, auth, body in self.graph.requests if body.get("to") in ("16505550101", "16505550102"))
+        self.assertEqual(tokens, ["Bearer token-acme", "Bearer token-beta"])
+        stats = run("-c", self.serve.config, "stats", "--json")
+        self.assertEqual(stats.returncode, 0, stats.stderr)
+        self.assertIn("beta", stats.stdout)
+
+    def test_live_events_and_their_replay_span_the_masters(self):
+        stream = EventStream(self.serve.port, "/api/v1/events", ADMIN)
+        live = Subscriber(self.serve.config, "--json", "--event", "incoming_message", "--count", "2", "--timeout", "20")
+        try:
+            time.sleep(0.5)   # the admin stream is positioned
+            for wamid, tenant in (("wamid.CLA2", None), ("wamid.CLB2", TENANT_B)):
+                self.assertEqual(post_signed(self.serve.port, webhook(wamid, "live " + wamid, tenant)), 200)
+            seen = set()
+            while len(seen) < 2:
+                event = stream.next(timeout=10)
+                if event["data"].get("event") == "incoming_message":
+                    seen.add(event["data"]["data"]["message_id"])
+            self.assertEqual(seen, {"wamid.CLA2", "wamid.CLB2"})
+            code, events = live.finish()
+            self.assertEqual(code, 0, live.stderr_lines)
+            self.assertEqual({e["data"]["message_id"] for e in events}, {"wamid.CLA2", "wamid.CLB2"})
+        finally:
+            stream.close()
+            if live.proc.poll() is None:
+                live.proc.kill()
+        # The durable log of each tenant, on its own master, replayed in one sequence.
+        replay = subprocess.run([WAPPA, "-c", self.serve.config, "subscribe", "--json", "--since", "1h", "--event",
+                                 "incoming_message", "--count", "2", "--timeout", "10", "--tenant", "*"],
+                                capture_output=True, text=True, timeout=30)
+        self.assertEqual(replay.returncode, 0, replay.stderr)
+        tenants = {json.loads(line)["tenant"] for line in replay.stdout.splitlines()}
+        self.assertEqual(tenants, {"acme", "beta"}, replay.stdout)
+
+    def test_an_unreachable_cluster_and_a_bad_url_say_so(self):
+        with tempfile.TemporaryDirectory() as d:
+            config = write_config(d, "redis+cluster://:pw@127.0.0.1:1,127.0.0.1:2", 0)
+            r = run("-c", config, "stats")
+            self.assertEqual(r.returncode, 69, r.stderr)
+            self.assertIn("cluster", r.stderr)
+            self.assertNotIn("pw", r.stderr)
+            shown = run("-c", config, "config", "show")
+            self.assertIn("redis+cluster://:****@127.0.0.1:1,127.0.0.1:2", shown.stdout)
+            bad = write_config(d, "redis+cluster://127.0.0.1:7000,,127.0.0.1:7001", 0)
+            r = run("-c", bad, "stats")
+            self.assertEqual(r.returncode, 78, r.stderr)
+            self.assertIn("redis.url", r.stderr)
+            self.assertIn("seed node 2", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
