@@ -286,7 +286,7 @@ class RedisClusterChaosTest(ChaosCase):
         webhooks, sends = self.start_webhooks(), self.start_sends()
         master = self.redis.master_of("wappa:{acme}:inbound")
         self.assertIsNotNone(master)
-        self.run_load(webhooks, sends, fault_at=lambda: self.redis.kill(master), seconds=max(LOAD_SECONDS, 8))
+        self.run_load(webhooks, sends, fault_at=lambda: self.redis.kill(master), seconds=LOAD_SECONDS + 2)
         wait_until(self.redis.healthy_without_failed, timeout=30, what="a replica to take over")
         self.assertNotEqual(self.redis.master_of("wappa:{acme}:inbound"), master)
         self.assertGreater(sum(webhooks.refusals.values()), 0, "the webhooks never saw the master gone")

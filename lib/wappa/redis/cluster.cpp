@@ -60,6 +60,22 @@ Reply merge_stream_reads(std::vector<Reply>& parts) {
 
 }  // namespace
 
+struct Cluster::NodeBatches {
+    NodeBatches(net::any_io_executor executor, std::size_t nodes) : answers(nodes), pending(nodes), signal(std::move(executor)) {}
+    std::vector<Result<std::vector<Reply>>> answers;
+    std::size_t pending;
+    net::steady_timer signal;   // cancelled when the last node has answered
+};
+
+Task<void> Cluster::node_batch(std::shared_ptr<NodeBatches> batches, std::size_t index, Client* client, std::vector<Command> batch) {
+    if (!client->connected()) {
+        auto up = co_await client->wait_connected(std::min<config::Duration>(settings_.connect_timeout, std::chrono::milliseconds(1000)));
+        (void)up;   // exec says why
+    }
+    batches->answers[index] = co_await client->exec(batch);
+    if (--batches->pending == 0) batches->signal.cancel();
+}
+
 struct Cluster::Gather {
     explicit Gather(net::any_io_executor executor, std::size_t parts)
         : results(parts), ids(parts, -1), done(parts, false), signal(std::move(executor)) {}
@@ -308,11 +324,13 @@ Task<Result<std::vector<Reply>>> Cluster::exec(const std::vector<Command>& comma
         if (target[i].empty()) co_return Error{"redis cluster unavailable: no node serves slot " + std::to_string(route.slot)};
         todo.push_back(i);
     }
-    const auto connect_wait = std::min<config::Duration>(settings_.connect_timeout, std::chrono::milliseconds(1000));
     for (int round = 0; !todo.empty(); ++round) {
         std::map<std::string, std::vector<std::size_t>> by_node;
         for (auto i : todo) by_node[target[i]].push_back(i);
-        for (auto group = by_node.begin(); group != by_node.end(); ++group) {
+        // Each node's part is pipelined on its connection, and the nodes are asked at once.
+        auto batches = std::make_shared<NodeBatches>(executor_, by_node.size());
+        std::size_t g = 0;
+        for (auto group = by_node.begin(); group != by_node.end(); ++group, ++g) {
             std::vector<Command> batch;
             bool writes = false;
             for (auto i : group->second) {
@@ -322,14 +340,21 @@ Task<Result<std::vector<Reply>>> Cluster::exec(const std::vector<Command>& comma
             }
             // A failover loses what the master had not yet passed on: a script's writes (what
             // wappa acknowledges) wait for the replica, bounded, before they are answered.
-            const bool wait_replica = writes && has_replica(group->first);
-            if (wait_replica) batch.emplace_back("WAIT", std::string("1"), std::to_string(replica_wait_ms()));
-            Client& client = node(group->first);
-            if (!client.connected()) {
-                auto up = co_await client.wait_connected(connect_wait);
-                (void)up;   // exec says why
+            if (writes && has_replica(group->first)) batch.emplace_back("WAIT", std::string("1"), std::to_string(replica_wait_ms()));
+            Client* client = &node(group->first);
+            if (by_node.size() == 1) {
+                co_await node_batch(batches, 0, client, std::move(batch));
+            } else {
+                net::co_spawn(executor_, node_batch(batches, g, client, std::move(batch)), net::detached);
             }
-            auto answered = co_await client.exec(batch);
+        }
+        while (batches->pending > 0) {
+            batches->signal.expires_at(SteadyClock::time_point::max());
+            co_await batches->signal.async_wait(use_tuple);
+        }
+        g = 0;
+        for (auto group = by_node.begin(); group != by_node.end(); ++group, ++g) {
+            auto& answered = batches->answers[g];
             if (!answered) {
                 request_refresh();
                 Error lost;

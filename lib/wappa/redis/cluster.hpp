@@ -36,6 +36,7 @@ public:
 
 private:
     struct Gather;
+    struct NodeBatches;
 
     Settings node_settings(const std::string& address) const;
     Client& node(const std::string& address);
@@ -50,6 +51,7 @@ private:
     void retire_unused();
     Task<void> run(std::shared_ptr<Cluster> self);
     Task<Result<Reply>> read_streams(const StreamReadSplit& split);
+    Task<void> node_batch(std::shared_ptr<NodeBatches> batches, std::size_t index, Client* client, std::vector<Command> batch);
     Task<void> blocking_part(std::shared_ptr<Gather> gather, std::size_t index, Client* client, Command command);
     Task<void> sleep(config::Duration duration);
 
