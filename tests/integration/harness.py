@@ -130,12 +130,13 @@ class RedisCluster:
     ranges chosen by the test (so that it knows which master holds which tenant). Nodes time out
     after 1 s, so a killed master's replica takes over within about two seconds."""
 
-    def __init__(self, ranges=((0, 10999), (11000, 12999), (13000, 16383)), durable=False):
+    def __init__(self, ranges=((0, 10999), (11000, 12999), (13000, 16383)), durable=False, replicas=True):
         self.dir = tempfile.TemporaryDirectory()
         self.ranges = ranges
         self.durable = durable
+        self.replicas = replicas
         self.ports = []
-        while len(self.ports) < 2 * len(ranges):
+        while len(self.ports) < (2 if replicas else 1) * len(ranges):
             port = cluster_port()
             if port not in self.ports:
                 self.ports.append(port)
@@ -149,7 +150,7 @@ class RedisCluster:
             self.node_cli(port, "CLUSTER", "ADDSLOTSRANGE", str(first), str(last))
         wait_until(lambda: all(len(self.node_cli(p, "CLUSTER", "NODES").splitlines()) == len(self.ports) for p in self.ports),
                    what="the cluster's nodes to meet")
-        for master, replica in zip(masters, replicas):
+        for master, replica in zip(masters, replicas if self.replicas else []):
             master_id = self.node_cli(master, "CLUSTER", "MYID")
             wait_until(lambda: self.node_cli(replica, "CLUSTER", "REPLICATE", master_id) == "OK", what="a replica to attach")
         wait_until(self.healthy, timeout=30, what="the cluster to be ok")
@@ -170,7 +171,7 @@ class RedisCluster:
         if any("cluster_state:ok" not in self.node_cli(p, "CLUSTER", "INFO") for p in self.procs):
             return False
         shards = self.node_cli(next(iter(self.procs)), "CLUSTER", "SLOTS")
-        return shards.count("127.0.0.1") >= 2 * len(self.ranges)
+        return shards.count("127.0.0.1") >= (2 if self.replicas else 1) * len(self.ranges)
 
     def healthy_without_failed(self):
         """Every live node says ok (after a failover: the killed master is marked failed)."""
@@ -206,15 +207,33 @@ class RedisCluster:
         self.procs[port].wait()
 
     def stop(self):
+        """Kills every node (kill -9); start() brings them back from their nodes.conf."""
         for proc in self.procs.values():
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        self.dir.cleanup()
+
+    def start(self):
+        for port, proc in list(self.procs.items()):
+            if proc.poll() is not None:
+                self.start_node(port)
+        wait_until(self.healthy, timeout=30, what="the cluster to be ok again")
+
+    @property
+    def port(self):
+        return self.ports[0]
 
     @property
     def url(self):
         return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in self.ports[:2])
+
+
+if os.environ.get("WAPPA_TEST_REDIS") == "cluster":
+    class Redis(RedisCluster):  # noqa: F811
+        """WAPPA_TEST_REDIS=cluster: the suites' private Redis is a 3-master cluster instead."""
+
+        def __init__(self, durable=False, bind="127.0.0.1"):
+            super().__init__(durable=durable, replicas=False)
 
 
 def postgres_bin(name):

@@ -50,6 +50,7 @@ base_url = "http://127.0.0.1:{cls.graph.port}"
         cls.graph.stop()
         cls.pg.close()
         cls.cluster.stop()
+        cls.cluster.dir.cleanup()
 
     def test_the_tenants_live_on_different_masters(self):
         acme, beta = self.cluster.master_of("wappa:{acme}:inbound"), self.cluster.master_of("wappa:{beta}:inbound")
