@@ -12,10 +12,7 @@ n=${1:-40000}
 rounds=${ROUNDS:-3}
 tenants=${TENANTS:-4}
 . bench/common.sh
-cmake --build build/release -j"$(nproc)" --target wappa fake_graph_server >/dev/null
-wappa=$root/build/release/apps/wappa/wappa
-graph_port=$(free_port)
-now_ms() { date +%s%3N; }
+prepare_send_bench
 # A port for a cluster node: at most 55535, with its bus port (+10000) free as well.
 cluster_port() {
   python3 -c '
@@ -35,11 +32,10 @@ start_cluster() {
   mkdir -p "$work/$name"
   for _ in $(seq "$count"); do
     local p; p=$(cluster_port)
-    (cd "$work/$name" && redis-server --port "$p" --bind 127.0.0.1 --save "" --appendonly no --maxmemory-policy noeviction \
+    (cd "$work/$name" && exec redis-server --port "$p" --bind 127.0.0.1 --save "" --appendonly no --maxmemory-policy noeviction \
       --cluster-enabled yes --cluster-config-file "nodes-$p.conf" --cluster-node-timeout 2000 \
-      --repl-diskless-sync-delay 0 --loglevel warning >"redis-$p.log" 2>&1 &
-     echo $! >"pid-$p")
-    pids+=($(cat "$work/$name/pid-$p"))
+      --repl-diskless-sync-delay 0 --loglevel warning >"redis-$p.log" 2>&1) &
+    pids+=($!)
     ports+=("$p")
   done
   for p in "${ports[@]}"; do for _ in $(seq 50); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done; done

@@ -64,3 +64,11 @@ for i in range(n):
                       "text": f"Your order #{i} is ready for pickup.", "message_id": f"b{i}"}))
 PY
 }
+# The send benchmarks' start: wappa and the fake Graph API built ($wappa; the API will listen on
+# $graph_port), and a clock in milliseconds.
+prepare_send_bench() {
+  cmake --build build/release -j"$(nproc)" --target wappa fake_graph_server >/dev/null
+  wappa=$root/build/release/apps/wappa/wappa
+  graph_port=$(free_port)
+}
+now_ms() { date +%s%3N; }

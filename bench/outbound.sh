@@ -19,10 +19,7 @@ n=${1:-100000}
 tenants=${TENANTS:-1}
 rounds=${ROUNDS:-3}
 . bench/common.sh
-cmake --build build/release -j"$(nproc)" --target wappa fake_graph_server >/dev/null
-wappa=$root/build/release/apps/wappa/wappa
-graph_port=$(free_port)
-now_ms() { date +%s%3N; }
+prepare_send_bench
 rate() { python3 -c "print(round($1*1000/max(1,$2)))"; }
 commands_since_reset() {
   redis-cli -p "$redis_port" info commandstats | grep -oE 'calls=[0-9]+' | cut -d= -f2 | python3 -c "import sys; print(sum(int(x) for x in sys.stdin))"

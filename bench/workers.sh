@@ -12,10 +12,7 @@ n=${1:-100000}
 rounds=${ROUNDS:-3}
 tenants=4
 . bench/common.sh
-cmake --build build/release -j"$(nproc)" --target wappa fake_graph_server >/dev/null
-wappa=$root/build/release/apps/wappa/wappa
-graph_port=$(free_port)
-now_ms() { date +%s%3N; }
+prepare_send_bench
 # CPU time (user + system) of the processes so far, in clock ticks.
 cpu_ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $t; }
 sent_so_far() {

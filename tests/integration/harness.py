@@ -1,5 +1,6 @@
 """Shared helpers for the black-box tests: a private redis-server, `wappa serve` as a user runs
 it, signed webhook posts, and `wappa subscribe` in the background. Standard library only."""
+import atexit
 import glob
 import hashlib
 import hmac
@@ -141,6 +142,8 @@ class RedisCluster:
             if port not in self.ports:
                 self.ports.append(port)
         self.procs = {}
+        # Killed when the tests end however they end (a failed setUp skips tearDown).
+        atexit.register(self.stop)
         for port in self.ports:
             self.start_node(port)
         masters, replicas = self.ports[:len(ranges)], self.ports[len(ranges):]
@@ -263,6 +266,7 @@ class Postgres:
         if listen != "127.0.0.1":
             with open(os.path.join(self.data, "pg_hba.conf"), "a") as f:
                 f.write("host all all 0.0.0.0/0 trust\n")
+        atexit.register(self.close)   # also after a failed setUp, which skips tearDown
         self.start()
 
     def start(self):
