@@ -294,8 +294,10 @@ class RedisClusterChaosTest(ChaosCase):
         outcomes = self.audit_sends(sends)
         self.assertGreater(outcomes["sent"], len(sends.acked) * 0.9, outcomes)
         self.assert_no_known_outcome_lost()
-        # Serving and sending resumed on the promoted replica.
+        # Serving and sending resumed on the promoted replica, which the logs and metrics show.
         self.assertIn("slot map: masters", self.serve.output())
+        metrics = self.serve.request("GET", "/metrics")[1].decode()
+        self.assertRegex(metrics, r'wappa_redis_cluster_events_total\{event="map_change"\} [1-9]')
 
 
 class PostgresChaosTest(ChaosCase):

@@ -131,7 +131,8 @@ class RedisCluster:
     ranges chosen by the test (so that it knows which master holds which tenant). Nodes time out
     after 1 s, so a killed master's replica takes over within about two seconds."""
 
-    def __init__(self, ranges=((0, 10999), (11000, 12999), (13000, 16383)), durable=False, replicas=True):
+    def __init__(self, ranges=((0, 10999), (11000, 12999), (13000, 16383)), durable=False, replicas=True, full_coverage=True):
+        self.full_coverage = full_coverage   # False: the other masters' slots keep working while one is down
         self.dir = tempfile.TemporaryDirectory()
         self.ranges = ranges
         self.durable = durable
@@ -165,6 +166,7 @@ class RedisCluster:
              "--dir", self.dir.name, "--dbfilename", f"dump-{port}.rdb", "--appendfilename", f"aof-{port}",
              "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf", "--cluster-node-timeout", "1000", "--repl-diskless-sync-delay", "0",
              "--repl-ping-replica-period", "1",
+             "--cluster-require-full-coverage", "yes" if self.full_coverage else "no",
              "--logfile", f"node-{port}.log"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir.name)
         wait_until(lambda: self.node_cli(port, "PING") == "PONG", what="a cluster node to start")

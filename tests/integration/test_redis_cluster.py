@@ -133,5 +133,74 @@ base_url = "http://127.0.0.1:{cls.graph.port}"
             self.assertIn("seed node 2", r.stderr)
 
 
+class RedisClusterTopologyTest(unittest.TestCase):
+    """A cluster of three masters without replicas whose shape changes under serve: a tenant's
+    slot moves to another master, or a master dies for good."""
+
+    def setUp(self):
+        self.cluster = RedisCluster(replicas=False, full_coverage=False)
+        self.serve = Serve(self.cluster, args=("--with-worker",))
+
+    def tearDown(self):
+        self.serve.stop()
+        self.cluster.stop()
+        self.cluster.dir.cleanup()
+
+    def move_slot(self, slot, source, target):
+        ids = {p: self.cluster.node_cli(p, "CLUSTER", "MYID") for p in (source, target)}
+        self.assertEqual(self.cluster.node_cli(target, "CLUSTER", "SETSLOT", str(slot), "IMPORTING", ids[source]), "OK")
+        self.assertEqual(self.cluster.node_cli(source, "CLUSTER", "SETSLOT", str(slot), "MIGRATING", ids[target]), "OK")
+        while True:
+            keys = self.cluster.node_cli(source, "CLUSTER", "GETKEYSINSLOT", str(slot), "100").split()
+            if not keys:
+                break
+            self.cluster.node_cli(source, "MIGRATE", "127.0.0.1", str(target), "", "0", "5000", "KEYS", *keys)
+        for port in self.cluster.ports:
+            self.cluster.node_cli(port, "CLUSTER", "SETSLOT", str(slot), "NODE", ids[target])
+
+    def test_a_tenant_moved_to_another_master_is_followed(self):
+        """As `redis-cli --cluster reshard` moves a slot (IMPORTING/MIGRATING, MIGRATE of its
+        keys, SETSLOT NODE): webhooks and sends carry on, following the old master's MOVED."""
+        self.assertEqual(post_signed(self.serve.port, webhook("wamid.MV1", "before")), 200)
+        r = run("-c", self.serve.config, "enqueue", "text", "--tenant", "acme", "--to", "+16505550111", "--text", "before",
+                "--message-id", "moved-1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        source = self.cluster.master_of("wappa:{acme}:inbound")
+        target = next(p for p in self.cluster.ports if p != source and p != self.cluster.master_of("wappa:{beta}:inbound"))
+        self.move_slot(int(self.cluster.cli("CLUSTER", "KEYSLOT", "acme")), source, target)
+        self.assertEqual(self.cluster.master_of("wappa:{acme}:inbound"), target)
+        self.assertEqual(self.cluster.node_cli(target, "EXISTS", "wappa:{acme}:seen:msg:wamid.MV1"), "1")
+        # serve's map is stale: its next command for acme gets MOVED from the old master.
+        self.assertEqual(post_signed(self.serve.port, webhook("wamid.MV2", "after")), 200)
+        self.assertEqual(post_signed(self.serve.port, webhook("wamid.MV2", "after")), 200)   # a redelivery
+        self.assertEqual(self.cluster.node_cli(target, "EXISTS", "wappa:{acme}:seen:msg:wamid.MV2"), "1")
+        r = run("-c", self.serve.config, "enqueue", "text", "--tenant", "acme", "--to", "+16505550112", "--text", "after",
+                "--message-id", "moved-2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+        def sent(message_id):
+            r = run("-c", self.serve.config, "inspect", message_id, "--tenant", "acme", "--json")
+            return r.returncode == 0 and json.loads(r.stdout)["status"] == "sent"
+        wait_until(lambda: sent("moved-1") and sent("moved-2"), what="both sends sent by the worker")
+        metrics = self.serve.request("GET", "/metrics")[1].decode()
+        self.assertRegex(metrics, r'wappa_redis_cluster_events_total\{event="moved"\} [1-9]')
+        self.assertRegex(metrics, r'wappa_redis_cluster_events_total\{event="map_change"\} [1-9]')
+        self.assertIn("# TYPE wappa_redis_cluster_events_total counter", metrics)
+
+    def test_a_dead_master_without_replica_fails_only_its_tenants(self):
+        """With cluster-require-full-coverage no, the other masters go on serving their tenants."""
+        self.cluster.kill(self.cluster.master_of("wappa:{acme}:inbound"))
+        self.assertEqual(post_signed(self.serve.port, webhook("wamid.DEAD1", "beta lives", TENANT_B)), 200)
+        self.assertEqual(post_signed(self.serve.port, webhook("wamid.DEAD2", "acme is gone")), 503)
+        started = time.monotonic()
+        beta = run("-c", self.serve.config, "enqueue", "text", "--tenant", "beta", "--to", "+16505550121", "--text", "hi")
+        self.assertEqual(beta.returncode, 0, beta.stderr)
+        self.assertLess(time.monotonic() - started, 4, "a one-shot command waited for the dead master")
+        self.assertIn("unreachable", beta.stderr)
+        acme = run("-c", self.serve.config, "enqueue", "text", "--tenant", "acme", "--to", "+16505550122", "--text", "hi")
+        self.assertEqual(acme.returncode, 69, acme.stderr)
+        self.assertIn("cluster node 127.0.0.1:", acme.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -126,6 +126,15 @@ void Registry::gauge_family(std::string name, std::string help, std::vector<std:
     families_.push_back({std::move(name), std::move(help), std::move(label_names), std::move(read)});
 }
 
+void Registry::counter_family(std::string name, std::string help, std::vector<std::string> label_names,
+                              std::function<std::vector<Sample>()> read) {
+    std::lock_guard lock(mutex_);
+    for (const auto& f : families_) {
+        if (f.name == name) return;
+    }
+    families_.push_back({std::move(name), std::move(help), std::move(label_names), std::move(read), "counter"});
+}
+
 std::string Registry::render() const {
     std::lock_guard lock(mutex_);
     std::string out;
@@ -136,7 +145,7 @@ std::string Registry::render() const {
         line(out, g.name, "", number(g.read()));
     }
     for (const auto& f : families_) {
-        header(out, f.name, f.help, "gauge");
+        header(out, f.name, f.help, f.type.c_str());
         for (const auto& sample : f.read()) {
             std::string rendered;
             append_labels(rendered, f.label_names, sample.labels);

@@ -72,6 +72,7 @@ struct GaugeFamily {
     std::string name, help;
     std::vector<std::string> label_names;
     std::function<std::vector<Sample>()> read;
+    std::string type = "gauge";   // "counter" for totals kept elsewhere, read on scrape
 };
 
 class Registry {
@@ -81,6 +82,9 @@ public:
     void gauge(std::string name, std::string help, std::function<double()> read);
     void gauge_family(std::string name, std::string help, std::vector<std::string> label_names,
                       std::function<std::vector<Sample>()> read);
+    // Totals counted outside the registry, read on scrape; registered once per name.
+    void counter_family(std::string name, std::string help, std::vector<std::string> label_names,
+                        std::function<std::vector<Sample>()> read);
     std::string render() const;
 
 private:

@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <optional>
@@ -17,6 +18,13 @@ namespace wappa::redis {
 namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+struct EventCounters {
+    std::atomic<std::uint64_t> moved{0}, ask{0}, retried{0}, map_changes{0}, replica_wait_timeouts{0};
+};
+EventCounters counters;
+void count(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
+
 using SteadyClock = std::chrono::steady_clock;
 constexpr int max_redirects = 5;
 
@@ -59,6 +67,16 @@ Reply merge_stream_reads(std::vector<Reply>& parts) {
 }
 
 }  // namespace
+
+ClusterEventCounts cluster_event_counts() {
+    ClusterEventCounts c;
+    c.moved = counters.moved.load(std::memory_order_relaxed);
+    c.ask = counters.ask.load(std::memory_order_relaxed);
+    c.retried = counters.retried.load(std::memory_order_relaxed);
+    c.map_changes = counters.map_changes.load(std::memory_order_relaxed);
+    c.replica_wait_timeouts = counters.replica_wait_timeouts.load(std::memory_order_relaxed);
+    return c;
+}
 
 struct Cluster::NodeBatches {
     NodeBatches(net::any_io_executor executor, std::size_t nodes) : answers(nodes), pending(nodes), signal(std::move(executor)) {}
@@ -163,20 +181,32 @@ bool Cluster::connected() const {
     return true;
 }
 
+// A cluster with a master down still serves the other masters' slots: once the map is loaded,
+// the masters get a second to connect, then whatever is up is enough (commands for the missing
+// master's slots fail on their own until it is back or replaced).
 Task<Status> Cluster::wait_connected(config::Duration timeout) {
     const auto deadline = SteadyClock::now() + timeout;
+    auto settle_until = SteadyClock::time_point::max();
     while (!connected() && !stopped_) {
-        if (SteadyClock::now() >= deadline) break;
+        const auto now = SteadyClock::now();
+        if (loaded_ && settle_until == SteadyClock::time_point::max()) settle_until = now + std::chrono::seconds(1);
+        if (now >= deadline || now >= settle_until) break;
         co_await sleep(std::chrono::milliseconds(50));
     }
     if (connected()) co_return Status{};
-    std::string why = last_error_;
+    std::string missing;
+    bool any_up = false;
     if (loaded_) {
         for (const auto& m : masters_) {
-            if (!node(m).connected()) why = "master " + m + " is not connected";
+            if (node(m).connected()) any_up = true;
+            else missing += (missing.empty() ? "" : ", ") + m;
         }
     }
-    co_return Error{"redis cluster unavailable: " + why};
+    if (any_up && !stopped_) {
+        spdlog::warn("{}: master(s) {} unreachable: their slots fail until they are back or a replica takes over", settings_.name, missing);
+        co_return Status{};
+    }
+    co_return Error{"redis cluster unavailable: " + (loaded_ ? "no master is connected (" + missing + ")" : last_error_)};
 }
 
 void Cluster::request_refresh() {
@@ -194,6 +224,7 @@ Status Cluster::apply_slot_map(const Reply& reply, const std::string& asked_host
     std::vector<std::string> masters;
     std::vector<bool> replicated;
     std::vector<std::uint16_t> owner(slot_count, no_owner);
+    std::vector<SlotRange> ranges;
     for (const auto& range : reply.elements) {
         if (range.elements.size() < 3 || range.elements[2].elements.size() < 2) return Error{"a malformed CLUSTER SLOTS answer"};
         const auto first = range.elements[0].integer, last = range.elements[1].integer;
@@ -201,6 +232,7 @@ Status Cluster::apply_slot_map(const Reply& reply, const std::string& asked_host
         // An empty host means "the address you reached me at".
         const auto& host = master.elements[0].str.empty() ? asked_host : master.elements[0].str;
         const auto address = address_of(host, master.elements[1].integer);
+        ranges.push_back(SlotRange{first, last, address});
         auto at = std::find(masters.begin(), masters.end(), address) - masters.begin();
         if (static_cast<std::size_t>(at) == masters.size()) {
             masters.push_back(address);
@@ -210,6 +242,9 @@ Status Cluster::apply_slot_map(const Reply& reply, const std::string& asked_host
         if (range.elements.size() > 3) replicated[static_cast<std::size_t>(at)] = true;
         for (auto s = std::max<std::int64_t>(first, 0); s <= last && s < slot_count; ++s) owner[static_cast<std::size_t>(s)] = static_cast<std::uint16_t>(at);
     }
+    std::sort(ranges.begin(), ranges.end());
+    if (loaded_ && ranges != loaded_ranges_) count(counters.map_changes);
+    loaded_ranges_ = std::move(ranges);
     if (masters != masters_) {
         std::string listed;
         for (const auto& m : masters) listed += (listed.empty() ? "" : ", ") + m;
@@ -329,6 +364,7 @@ Task<Result<std::vector<Reply>>> Cluster::exec(const std::vector<Command>& comma
         for (auto i : todo) by_node[target[i]].push_back(i);
         // Each node's part is pipelined on its connection, and the nodes are asked at once.
         auto batches = std::make_shared<NodeBatches>(executor_, by_node.size());
+        std::vector<bool> waited(by_node.size(), false);
         std::size_t g = 0;
         for (auto group = by_node.begin(); group != by_node.end(); ++group, ++g) {
             std::vector<Command> batch;
@@ -340,7 +376,10 @@ Task<Result<std::vector<Reply>>> Cluster::exec(const std::vector<Command>& comma
             }
             // A failover loses what the master had not yet passed on: a script's writes (what
             // wappa acknowledges) wait for the replica, bounded, before they are answered.
-            if (writes && has_replica(group->first)) batch.emplace_back("WAIT", std::string("1"), std::to_string(replica_wait_ms()));
+            if (writes && has_replica(group->first)) {
+                batch.emplace_back("WAIT", std::string("1"), std::to_string(replica_wait_ms()));
+                waited[g] = true;
+            }
             Client* client = &node(group->first);
             if (by_node.size() == 1) {
                 co_await node_batch(batches, 0, client, std::move(batch));
@@ -367,6 +406,8 @@ Task<Result<std::vector<Reply>>> Cluster::exec(const std::vector<Command>& comma
                 if (asking[i]) ++k;
                 replies[i] = std::move(answered.value()[k++]);
             }
+            // WAIT answers how many replicas have the writes: none means acknowledged unreplicated.
+            if (waited[g] && answered.value().back().integer < 1) count(counters.replica_wait_timeouts);
         }
         std::vector<std::size_t> again;
         bool pause = false;
@@ -380,7 +421,9 @@ Task<Result<std::vector<Reply>>> Cluster::exec(const std::vector<Command>& comma
                 target[i] = redirect->second;
                 if (r.str.starts_with("ASK ")) {
                     asking[i] = true;
+                    count(counters.ask);
                 } else {
+                    count(counters.moved);
                     auto at = std::find(masters_.begin(), masters_.end(), redirect->second) - masters_.begin();
                     if (static_cast<std::size_t>(at) == masters_.size()) {
                         masters_.push_back(redirect->second);
@@ -392,6 +435,7 @@ Task<Result<std::vector<Reply>>> Cluster::exec(const std::vector<Command>& comma
                 again.push_back(i);
             } else if (r.str.starts_with("TRYAGAIN") || r.str.starts_with("CLUSTERDOWN")) {
                 if (r.str.starts_with("CLUSTERDOWN")) request_refresh();
+                count(counters.retried);
                 pause = true;
                 again.push_back(i);
             }

@@ -9,6 +9,7 @@
 // replica, so that what is acknowledged survives a failover.
 #include <boost/asio/steady_timer.hpp>
 
+#include <compare>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,6 +19,13 @@
 #include "wappa/redis/slot.hpp"
 
 namespace wappa::redis {
+
+// What the cluster clients of this process went through, for /metrics
+// (wappa_redis_cluster_events_total).
+struct ClusterEventCounts {
+    std::uint64_t moved = 0, ask = 0, retried = 0, map_changes = 0, replica_wait_timeouts = 0;
+};
+ClusterEventCounts cluster_event_counts();
 
 class Cluster : public std::enable_shared_from_this<Cluster> {
 public:
@@ -64,6 +72,13 @@ private:
     // still be unwinding through one.
     std::vector<std::unique_ptr<Client>> retired_;
     std::vector<std::string> masters_;
+    // The map as last loaded (not as patched by MOVED since), to tell a changed map.
+    struct SlotRange {
+        std::int64_t first = 0, last = 0;
+        std::string address;
+        auto operator<=>(const SlotRange&) const = default;
+    };
+    std::vector<SlotRange> loaded_ranges_;
     std::vector<bool> replicated_;       // per master: it has a replica that is not known to have failed
     std::vector<std::uint16_t> owner_;   // per slot: an index into masters_, or no_owner
     static constexpr std::uint16_t no_owner = 0xffff;

@@ -22,6 +22,7 @@
 #include "wappa/service/bot.hpp"
 #include "wappa/service/notifications.hpp"
 #include "wappa/service/outbound_jobs.hpp"
+#include "wappa/service/redis_metrics.hpp"
 #include "wappa/whatsapp/inbound_record.hpp"
 #include "wappa/whatsapp/outbound.hpp"
 
@@ -95,7 +96,9 @@ InboundMetrics::InboundMetrics(metrics::Registry& r)
       bot_replies(r.counter("wappa_bot_replies_total", "Replies of the built-in bot, by command (echo, history, close).", {"command"})),
       retries(r.counter("wappa_inbound_retries_total", "Inbound batches tried again, by cause (postgres, redis).", {"cause"})),
       event_time(r.histogram("wappa_inbound_event_duration_seconds",
-                             "Time to store one inbound event: its batch's time from read to acknowledgement over its size.")) {}
+                             "Time to store one inbound event: its batch's time from read to acknowledgement over its size.")) {
+    count_redis_cluster_events(r);
+}
 
 struct InboundWorker::State {
     State(const config::Config& c, queue::InboundStream& s, queue::OutboundQueue& o, redis::Client& r, pg::InboundStore* st,

@@ -1,5 +1,7 @@
 #include "wappa/service/serve_metrics.hpp"
 
+#include "wappa/service/redis_metrics.hpp"
+
 namespace wappa::service {
 
 ServeMetrics::ServeMetrics(metrics::Registry& r)
@@ -12,6 +14,8 @@ ServeMetrics::ServeMetrics(metrics::Registry& r)
       webhook_rejected(r.counter("wappa_webhook_rejected_total", "Webhook requests refused, by reason.", {"reason"})),
       redis_errors(r.counter("wappa_redis_errors_total", "Redis operations that failed, by operation.", {"operation"})),
       webhook_latency(r.histogram("wappa_webhook_duration_seconds",
-                                  "Time from a webhook request's arrival to its answer.")) {}
+                                  "Time from a webhook request's arrival to its answer.")) {
+    count_redis_cluster_events(r);
+}
 
 }  // namespace wappa::service

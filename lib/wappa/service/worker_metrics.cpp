@@ -1,5 +1,7 @@
 #include "wappa/service/worker_metrics.hpp"
 
+#include "wappa/service/redis_metrics.hpp"
+
 namespace wappa::service {
 
 WorkerMetrics::WorkerMetrics(metrics::Registry& r)
@@ -20,6 +22,7 @@ WorkerMetrics::WorkerMetrics(metrics::Registry& r)
                        {"action"})),
       send_latency(r.histogram("wappa_outbound_send_duration_seconds", "Time of one Graph API send, request to answer.")) {
     r.gauge("wappa_outbound_busy", "Sends in flight in this process.", [this] { return busy.load(); });
+    count_redis_cluster_events(r);
 }
 
 }  // namespace wappa::service
