@@ -16,13 +16,18 @@ from harness import TENANT_B, WAPPA, Postgres, RedisCluster, Serve, Subscriber, 
 from live_clients import EventStream
 
 ADMIN = {"Authorization": "Bearer admin-secret"}
+LIVE_USER = "15550001234"   # the sender of the live test's webhooks, whose replay it checks
 
 
-def webhook(wamid, text, phone_number_id=None):
+def webhook(wamid, text, phone_number_id=None, sender=None):
     body = json.loads(fixture("text.json"))
     value = body["entry"][0]["changes"][0]["value"]
     if phone_number_id:
         value["metadata"]["phone_number_id"] = phone_number_id
+    if sender:
+        value["messages"][0]["from"] = sender
+        for contact in value.get("contacts", []):
+            contact["wa_id"] = sender
     value["messages"][0]["id"] = wamid
     value["messages"][0]["text"] = {"body": text}
     return json.dumps(body).encode()
@@ -56,6 +61,23 @@ base_url = "http://127.0.0.1:{cls.graph.port}"
         acme, beta = self.cluster.master_of("wappa:{acme}:inbound"), self.cluster.master_of("wappa:{beta}:inbound")
         self.assertNotEqual(acme, beta)
         self.assertNotIn(self.cluster.master_of("wappa:{global}:out:rate"), (acme, beta))
+
+    def test_a_dead_replica_stops_slowing_the_writes(self):
+        """Writes wait for the replica (WAIT); when it dies, the ones in flight wait out their
+        bound and are counted, and once the cluster marks it failed they wait no more."""
+        master = self.cluster.master_of("wappa:{acme}:inbound")
+        roles = {p: self.cluster.node_cli(p, "ROLE").split() for p in self.cluster.ports}
+        replica = next(p for p, role in roles.items() if role[0] == "slave" and role[2] == str(master))
+        self.cluster.kill(replica)
+
+        def webhook_seconds(n):
+            started = time.monotonic()
+            self.assertEqual(post_signed(self.serve.port, webhook(f"wamid.REPL{n}", "replica gone")), 200)
+            return time.monotonic() - started
+        self.assertGreater(webhook_seconds(0), 0.3, "the first write after the kill waits for the replica")
+        wait_until(lambda: webhook_seconds(time.monotonic_ns()) < 0.2, timeout=15, what="writes that no longer wait")
+        metrics = self.serve.request("GET", "/metrics")[1].decode()
+        self.assertRegex(metrics, r'wappa_redis_cluster_events_total\{event="replica_wait_timeout"\} [1-9]')
 
     def test_webhooks_of_both_tenants_are_queued_deduplicated_and_stored(self):
         for wamid, tenant in (("wamid.CLA1", None), ("wamid.CLB1", TENANT_B)):
@@ -95,7 +117,7 @@ base_url = "http://127.0.0.1:{cls.graph.port}"
         try:
             time.sleep(0.5)   # the admin stream is positioned
             for wamid, tenant in (("wamid.CLA2", None), ("wamid.CLB2", TENANT_B)):
-                self.assertEqual(post_signed(self.serve.port, webhook(wamid, "live " + wamid, tenant)), 200)
+                self.assertEqual(post_signed(self.serve.port, webhook(wamid, "live " + wamid, tenant, LIVE_USER)), 200)
             seen = set()
             while len(seen) < 2:
                 event = stream.next(timeout=10)
@@ -111,11 +133,11 @@ base_url = "http://127.0.0.1:{cls.graph.port}"
                 live.proc.kill()
         # The durable log of each tenant, on its own master, replayed in one sequence.
         replay = subprocess.run([WAPPA, "-c", self.serve.config, "subscribe", "--json", "--since", "1h", "--event",
-                                 "incoming_message", "--count", "2", "--timeout", "10", "--tenant", "*"],
+                                 "incoming_message", "--user", LIVE_USER, "--count", "2", "--timeout", "10", "--tenant", "*"],
                                 capture_output=True, text=True, timeout=30)
         self.assertEqual(replay.returncode, 0, replay.stderr)
-        tenants = {json.loads(line)["tenant"] for line in replay.stdout.splitlines()}
-        self.assertEqual(tenants, {"acme", "beta"}, replay.stdout)
+        replayed = {(json.loads(line)["tenant"], json.loads(line)["data"]["message_id"]) for line in replay.stdout.splitlines()}
+        self.assertEqual(replayed, {("acme", "wamid.CLA2"), ("beta", "wamid.CLB2")}, replay.stdout)
 
     def test_an_unreachable_cluster_and_a_bad_url_say_so(self):
         with tempfile.TemporaryDirectory() as d:

@@ -184,10 +184,14 @@ class RedisTlsTest(unittest.TestCase):
         self.assertEqual(r.returncode, 78, r.stderr)
         self.assertIn("redis.tls_ca_file", r.stdout + r.stderr)
         self.assertIn("redis.tls_key_file", r.stdout + r.stderr)
-        cluster = self.config("redis+cluster://127.0.0.1:7000,127.0.0.1:7001", "", name="cluster.toml")
+        # A cluster over TLS takes the same files; a malformed seed list is a config error.
+        cluster = self.config("rediss+cluster://127.0.0.1:7000,127.0.0.1:7001", "", name="cluster.toml")
+        self.assertEqual(run("-c", cluster, "config", "check").returncode, 0)
+        cluster = self.config("rediss+cluster://127.0.0.1:7000,:7001", "", name="bad-cluster.toml")
         r = run("-c", cluster, "config", "check")
-        self.assertEqual(r.returncode, 78)
+        self.assertEqual(r.returncode, 78, r.stderr)
         self.assertIn("redis.url", r.stdout + r.stderr)
+        self.assertIn("seed node 2", r.stdout + r.stderr)
 
 
 if __name__ == "__main__":

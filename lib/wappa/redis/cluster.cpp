@@ -153,6 +153,7 @@ Client& Cluster::blocking_node(const std::string& address, std::uint16_t slot) {
     s.name += " (blocking reads, slot " + std::to_string(slot) + ")";
     auto client = std::make_unique<Client>(executor_, std::move(s));
     client->start();
+    if (stopped_) client->stop();
     return *blocking_.emplace(key, std::move(client)).first->second;
 }
 
@@ -407,7 +408,12 @@ Task<Result<std::vector<Reply>>> Cluster::exec(const std::vector<Command>& comma
                 replies[i] = std::move(answered.value()[k++]);
             }
             // WAIT answers how many replicas have the writes: none means acknowledged unreplicated.
-            if (waited[g] && answered.value().back().integer < 1) count(counters.replica_wait_timeouts);
+            // The replica may be failing: the reloaded map drops it once the cluster says so, and
+            // writes stop waiting for it.
+            if (waited[g] && answered.value().back().integer < 1) {
+                count(counters.replica_wait_timeouts);
+                request_refresh();
+            }
         }
         std::vector<std::size_t> again;
         bool pause = false;
