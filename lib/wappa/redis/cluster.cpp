@@ -40,8 +40,7 @@ std::optional<std::pair<std::uint16_t, std::string>> redirect_of(const std::stri
     return std::make_pair(static_cast<std::uint16_t>(slot), error.substr(second + 1));
 }
 
-bool is_script(const Command& command) {
-    const auto arguments = command.arguments();
+bool is_script(const std::vector<std::string_view>& arguments) {
     if (arguments.empty()) return false;
     std::string name(arguments.front());
     for (auto& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -353,9 +352,14 @@ Task<Result<std::vector<Reply>>> Cluster::exec(const std::vector<Command>& comma
     std::vector<Reply> replies(n);
     std::vector<std::string> target(n);
     std::vector<bool> asking(n, false);
+    // Each command's arguments are read once: its route, and whether it is a script (a write).
+    std::vector<CommandRoute> routes(n);
+    std::vector<bool> scripts(n, false);
     std::vector<std::size_t> todo;
     for (std::size_t i = 0; i < n; ++i) {
-        const auto route = route_of(commands[i].arguments());
+        const auto arguments = commands[i].arguments();
+        const auto route = routes[i] = route_of(arguments);
+        scripts[i] = is_script(arguments);
         target[i] = route.kind == CommandRoute::Kind::any_node ? any_master() : owner(route.slot);
         if (target[i].empty()) co_return Error{"redis cluster unavailable: no node serves slot " + std::to_string(route.slot)};
         todo.push_back(i);
@@ -373,7 +377,7 @@ Task<Result<std::vector<Reply>>> Cluster::exec(const std::vector<Command>& comma
             for (auto i : group->second) {
                 if (asking[i]) batch.emplace_back("ASKING");
                 batch.push_back(commands[i]);
-                writes = writes || is_script(commands[i]);
+                writes = writes || scripts[i];
             }
             // A failover loses what the master had not yet passed on: a script's writes (what
             // wappa acknowledges) wait for the replica, bounded, before they are answered.
@@ -450,7 +454,7 @@ Task<Result<std::vector<Reply>>> Cluster::exec(const std::vector<Command>& comma
         if (pause) co_await sleep(std::chrono::milliseconds(100 * (round + 1)));
         for (auto i : again) {
             if (asking[i]) continue;
-            const auto route = route_of(commands[i].arguments());
+            const auto& route = routes[i];
             if (route.kind != CommandRoute::Kind::any_node && !owner(route.slot).empty()) target[i] = owner(route.slot);
         }
         todo = std::move(again);
