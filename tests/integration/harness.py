@@ -7,6 +7,7 @@ import hmac
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -28,10 +29,12 @@ def free_port():
 
 
 def cluster_port():
-    """A free port for a Redis Cluster node: at most 55535, with the bus port (+10000) free too."""
+    """A free port for a Redis Cluster node, with its bus port (+10000) free too. Both below
+    Linux's ephemeral range (32768 on), so that no connection of a suite running beside this one
+    can take them between this check and redis-server's bind."""
     import random
     while True:
-        port = random.randint(20000, 55535)
+        port = random.randint(10000, 22767)
         try:
             with socket.socket() as a, socket.socket() as b:
                 a.bind(("127.0.0.1", port))
@@ -83,12 +86,12 @@ def http_get(port, path):
         conn.close()
 
 
-def wait_until(predicate, timeout=10.0, what="condition"):
+def wait_until(predicate, timeout=10.0, what="condition", interval=0.02):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
-        time.sleep(0.02)
+        time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}")
 
 
@@ -121,6 +124,29 @@ class Redis:
         r = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True)
         return r.stdout.strip()
 
+    def cli_as(self, user, password, *args):
+        """One command logged in as an ACL user."""
+        r = subprocess.run(["redis-cli", "-p", str(self.port), "--user", user, "--pass", password, "--no-auth-warning", *args],
+                           capture_output=True, text=True)
+        return r.stdout.strip()
+
+    def info_total(self, section, field):
+        """An INFO figure (a cluster: the sum over its masters)."""
+        return int(re.search(rf"^{field}:(\d+)", self.cli("INFO", section), re.M).group(1))
+
+    def fill_up(self):
+        """From now on a write that needs more memory is refused with OOM (a cluster: every master's
+        limit is what it holds now)."""
+        self.cli("CONFIG", "SET", "maxmemory-policy", "noeviction")
+        self.cli("CONFIG", "SET", "maxmemory", str(self.info_total("memory", "used_memory")))
+
+    def url_as(self, user, password):
+        return f"redis://{user}:{password}@127.0.0.1:{self.port}"
+
+    def event_clock(self, tenant):
+        """The key of the clock that numbers `tenant`'s events (one for all tenants)."""
+        return "wappa:events:clock"
+
     @property
     def url(self):
         return f"redis://127.0.0.1:{self.port}"
@@ -152,12 +178,15 @@ class RedisCluster:
             self.node_cli(port, "CLUSTER", "MEET", "127.0.0.1", str(self.ports[0]))
         for port, (first, last) in zip(masters, ranges):
             self.node_cli(port, "CLUSTER", "ADDSLOTSRANGE", str(first), str(last))
+        # Polled every 0.1 s: each poll is a few redis-cli processes, and the next test's cluster
+        # starts while a test runs.
         wait_until(lambda: all(len(self.node_cli(p, "CLUSTER", "NODES").splitlines()) == len(self.ports) for p in self.ports),
-                   what="the cluster's nodes to meet")
+                   what="the cluster's nodes to meet", interval=0.1)
         for master, replica in zip(masters, replicas if self.replicas else []):
             master_id = self.node_cli(master, "CLUSTER", "MYID")
-            wait_until(lambda: self.node_cli(replica, "CLUSTER", "REPLICATE", master_id) == "OK", what="a replica to attach")
-        wait_until(self.healthy, timeout=30, what="the cluster to be ok")
+            wait_until(lambda: self.node_cli(replica, "CLUSTER", "REPLICATE", master_id) == "OK", what="a replica to attach",
+                       interval=0.1)
+        wait_until(self.healthy, timeout=30, what="the cluster to be ok", interval=0.1)
 
     def start_node(self, port):
         persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.durable else ["--appendonly", "no"]
@@ -186,11 +215,38 @@ class RedisCluster:
         r = subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True)
         return r.stdout.strip()
 
+    def live_nodes(self):
+        return [p for p, proc in self.procs.items() if proc.poll() is None]
+
+    def masters(self):
+        return [p for p in self.live_nodes() if self.node_cli(p, "ROLE").startswith("master")]
+
     def cli(self, *args):
-        """One command, following redirections, through any live node."""
-        port = next(p for p, proc in self.procs.items() if proc.poll() is None)
-        r = subprocess.run(["redis-cli", "-c", "-p", str(port), *args], capture_output=True, text=True)
+        """One command as the suites mean it on one Redis: a key's command follows redirections
+        through any live node; KEYS and DBSIZE add up the masters; FLUSHALL, CONFIG SET and ACL go
+        to every node (a cluster has no cluster-wide settings or users)."""
+        name = args[0].upper()
+        if name in ("KEYS", "--SCAN"):
+            return "\n".join(key for p in self.masters() for key in self.node_cli(p, *args).splitlines() if key)
+        if name == "DBSIZE":
+            return str(sum(int(self.node_cli(p, *args)) for p in self.masters()))
+        if name in ("FLUSHALL", "CONFIG", "ACL"):
+            return [self.node_cli(p, *args) for p in self.live_nodes()][-1]
+        return self.cli_as(None, None, *args)
+
+    def cli_as(self, user, password, *args):
+        login = ["--user", user, "--pass", password, "--no-auth-warning"] if user else []
+        r = subprocess.run(["redis-cli", "-c", "-p", str(self.live_nodes()[0]), *login, *args], capture_output=True, text=True)
         return r.stdout.strip()
+
+    def info_total(self, section, field):
+        return sum(int(re.search(rf"^{field}:(\d+)", self.node_cli(p, "INFO", section), re.M).group(1)) for p in self.masters())
+
+    def fill_up(self):
+        for p in self.masters():
+            used = re.search(r"^used_memory:(\d+)", self.node_cli(p, "INFO", "memory"), re.M).group(1)
+            self.node_cli(p, "CONFIG", "SET", "maxmemory-policy", "noeviction")
+            self.node_cli(p, "CONFIG", "SET", "maxmemory", used)
 
     def master_of(self, key):
         """The port of the master that holds `key`."""
@@ -228,17 +284,31 @@ class RedisCluster:
     def port(self):
         return self.ports[0]
 
+    def url_as(self, user, password):
+        return self.url.replace("://", f"://{user}:{password}@", 1)
+
+    def event_clock(self, tenant):
+        """A script touches one slot only: on a cluster each tenant's events have their own clock."""
+        return f"wappa:{{{tenant}}}:events:clock"
+
     @property
     def url(self):
         return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in self.ports[:2])
 
 
 if os.environ.get("WAPPA_TEST_REDIS") == "cluster":
-    class Redis(RedisCluster):  # noqa: F811
-        """WAPPA_TEST_REDIS=cluster: the suites' private Redis is a 3-master cluster instead."""
+    import concurrent.futures
+    _spare_clusters = {}   # durable → the next test's cluster, starting
+    _cluster_starter = concurrent.futures.ThreadPoolExecutor(max_workers=1)
 
-        def __init__(self, durable=False, bind="127.0.0.1"):
-            super().__init__(durable=durable, replicas=False)
+    def Redis(durable=False, bind="127.0.0.1"):  # noqa: F811
+        """WAPPA_TEST_REDIS=cluster: the suites' private Redis is a 3-master cluster instead. A new
+        master waits 2 s before it accepts writes, so the next one is started while this one
+        serves its test."""
+        spare = _spare_clusters.pop(durable, None)
+        cluster = spare.result() if spare else RedisCluster(durable=durable, replicas=False)
+        _spare_clusters[durable] = _cluster_starter.submit(RedisCluster, durable=durable, replicas=False)
+        return cluster
 
 
 def postgres_bin(name):
@@ -452,10 +522,11 @@ class Subscriber:
         self.proc = subprocess.Popen([WAPPA, "-c", config, "subscribe", *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.stderr_lines = []
-        line = self.proc.stderr.readline()
-        self.stderr_lines.append(line)
-        if "subscribed to" not in line:
-            raise AssertionError(f"subscribe did not start: {line!r}")
+        # On a cluster the slot map's lines come first.
+        while not self.stderr_lines or " redis " in self.stderr_lines[-1] and "slot map" in self.stderr_lines[-1]:
+            self.stderr_lines.append(self.proc.stderr.readline())
+        if "subscribed to" not in self.stderr_lines[-1]:
+            raise AssertionError(f"subscribe did not start: {''.join(self.stderr_lines)!r}")
 
     def finish(self, timeout=15):
         out, err = self.proc.communicate(timeout=timeout)

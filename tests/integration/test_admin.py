@@ -101,10 +101,12 @@ class QueuedStatusTest(WorkerInServeCase):
 
 
 class AmbiguousTest(WorkerInServeCase):
-    # Each sandbox send outlasts its lease: the worker "hangs" after the request left.
+    # Each sandbox send outlasts its lease: the worker "hangs" after the request left. Long
+    # enough that the sandbox's own status webhooks (once it answers) cannot resolve the send
+    # before the test has seen it unknown.
     extra = """
 [graph]
-sandbox_latency = "2500ms"
+sandbox_latency = "6s"
 
 [outbound]
 visibility_timeout = "1s"

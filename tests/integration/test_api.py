@@ -2,7 +2,7 @@
 import json
 import unittest
 
-from harness import ServeCase, Redis, Serve, Subscriber, run
+from harness import ServeCase, Subscriber, run
 
 
 def post(serve, path, body, token):

@@ -4,13 +4,12 @@ WebSocket, slow clients cut off without stalling the others, a thousand clients 
 import json
 import resource
 import signal
-import socket
 import struct
 import threading
 import time
 import unittest
 
-from harness import TENANT_A, Redis, Serve, Subscriber, fixture, http_get, run, wait_until
+from harness import Redis, Serve, Subscriber, fixture, run, wait_until
 from live_clients import EventStream, WebSocket
 
 ADMIN = {"Authorization": "Bearer admin-secret"}
@@ -64,7 +63,7 @@ class EventLogTest(LiveCase):
             self.publish("acme", n)
         self.assertGreaterEqual(int(self.redis.cli("XLEN", "wappa:{acme}:events")), 5)
         sub = Subscriber(self.serve.config, "--tenant", "acme", "--since", "0", "--count", "8", "--timeout", "20", "--json")
-        self.assertIn("replayed 5 event(s)", sub.stderr_lines[0])
+        self.assertIn("replayed 5 event(s)", sub.stderr_lines[-1])
         for n in range(6, 9):
             self.publish("acme", n)
         code, lines = sub.finish()
@@ -90,11 +89,11 @@ class EventLogTest(LiveCase):
         # the next event still gets an id after it, or XADD would refuse it and the webhook fail.
         ahead = int(time.time() * 1000) + 3_600_000
         self.redis.cli("XADD", "wappa:{acme}:events", f"{ahead}-0", "c", "wappa:notify:acme:1:custom", "p", "{}")
-        self.redis.cli("DEL", "wappa:events:clock")
+        self.redis.cli("DEL", self.redis.event_clock("acme"))
         status, _ = self.serve.post_webhook(fixture("text.json"))
         self.assertEqual(status, 200)
         self.assertEqual(int(self.redis.cli("XLEN", "wappa:{acme}:events")), 2)
-        self.assertTrue(self.redis.cli("GET", "wappa:events:clock").startswith(str(ahead)))
+        self.assertTrue(self.redis.cli("GET", self.redis.event_clock("acme")).startswith(str(ahead)))
 
     def test_log_is_capped(self):
         self.serve.stop()
@@ -261,7 +260,10 @@ class WebSocketTest(LiveCase):
             refused = acme.next()
         self.assertIn("beta", refused["error"])
         acme.send("not json")
-        self.assertIn("error", acme.next())
+        answer = acme.next()
+        while "id" in answer:   # its own chat event may come after the "published" answer
+            answer = acme.next()
+        self.assertIn("error", answer)
         self.publish("beta", 7)
         frame = beta.next()
         self.assertEqual(frame["n"], 7)

@@ -5,7 +5,6 @@ tenants' streams, on two masters, in one blocking read), sends through the Graph
 and streams live events and their replay across the masters. The failover under load is in
 tests/chaos (RedisClusterChaosTest)."""
 import json
-import os
 import subprocess
 import tempfile
 import time

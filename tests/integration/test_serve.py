@@ -2,7 +2,6 @@
 import json
 import os
 import socket
-import subprocess
 import time
 import unittest
 
@@ -151,22 +150,19 @@ class ServeTest(ServeCase):
         self.assertIn(b"HTTP/1.1 401", answers)
         self.assertEqual(self.xlen(STREAM_A), 1)
 
-    @unittest.skipIf(os.environ.get("WAPPA_TEST_REDIS") == "cluster", "ACL users are set per node, not cluster-wide")
     def test_redis_acl_login_and_a_refused_password_never_printed(self):
         self.serve.stop()
         self.redis.cli("ACL", "SETUSER", "gateway", "on", ">s3cret-pass", "~*", "&*", "+@all")
         self.redis.cli("ACL", "SETUSER", "default", "off")
 
         class Login:
-            url = f"redis://gateway:s3cret-pass@127.0.0.1:{self.redis.port}"
+            url = self.redis.url_as("gateway", "s3cret-pass")
 
         self.serve = Serve(Login())
         self.assertEqual(self.serve.post_webhook(fixture("text.json"))[0], 200)
-        as_gateway = subprocess.run(["redis-cli", "-p", str(self.redis.port), "--user", "gateway", "--pass", "s3cret-pass",
-                                     "--no-auth-warning", "XLEN", STREAM_A], capture_output=True, text=True)
-        self.assertEqual(as_gateway.stdout.strip(), "1")
+        self.assertEqual(self.redis.cli_as("gateway", "s3cret-pass", "XLEN", STREAM_A), "1")
 
-        Login.url = f"redis://gateway:wrong-pass@127.0.0.1:{self.redis.port}"
+        Login.url = self.redis.url_as("gateway", "wrong-pass")
         config = os.path.join(self.serve.dir.name, "wrong.toml")
         write_config(self.serve.dir.name, Login.url, free_port())
         os.replace(os.path.join(self.serve.dir.name, "wappa.toml"), config)

@@ -104,7 +104,7 @@ public:
 
     // A live event from the hub; true when the writer needs waking (the hub does it, batched).
     bool offer(const std::shared_ptr<const LiveEvent>& event) {
-        if (closing_ || !subscription_.filter.matches(*event)) return false;
+        if (closing_ || !subscription_.filter.matches(*event) || replayed_already(*event)) return false;
         if (queue_.size() >= hub_->settings.queue_limit) {
             close("slow_consumer", 1008, "slow consumer: more than " + std::to_string(hub_->settings.queue_limit) + " events waiting");
             return false;
@@ -150,6 +150,14 @@ private:
     const std::string& frame_of(const LiveEvent& e) const { return transport_ == Transport::sse ? e.sse : e.websocket; }
 
     Task<bool> replay();
+    // The hub's tail may hand over an event after the replay wrote it from the log (the two read
+    // Redis on different connections): what the replay wrote is not sent again.
+    bool replayed_already(const LiveEvent& e) const {
+        for (std::size_t i = 0; i < replayed_.tenants.size(); ++i) {
+            if (replayed_.tenants[i] == e.tenant) return e.id <= replayed_.after[i];
+        }
+        return false;
+    }
     Task<void> write_loop();
     Task<void> read_loop(std::shared_ptr<Session> self);
     Task<std::string> handle_message(std::string text);
@@ -164,6 +172,7 @@ private:
     FrameReader reader_;
     std::deque<std::shared_ptr<const LiveEvent>> queue_;
     std::deque<std::string> control_;   // pongs, publish answers, the close frame
+    pubsub::LogCursor replayed_;         // per tenant, the last id the replay wrote (or Last-Event-ID)
     bool replaying_ = true;
     bool closing_ = false;
     bool gone_ = false;                  // the client closed or the socket failed
@@ -185,7 +194,7 @@ Task<void> Session::run(tcp::socket socket) {
     bool replayed = true;
     if (subscription_.resume) replayed = co_await replay();
     // Live events that arrived during the replay and were replayed already are dropped.
-    while (!queue_.empty() && subscription_.resume && queue_.front()->id <= *subscription_.resume) queue_.pop_front();
+    std::erase_if(queue_, [this](const auto& e) { return replayed_already(*e); });
     replaying_ = false;
     if (replayed) co_await write_loop();
     auto& list = hub_->sessions;
@@ -197,9 +206,10 @@ Task<void> Session::run(tcp::socket socket) {
 }
 
 // The log after the client's last id, in chunks, then the live queue takes over: the events it
-// holds that were replayed already are dropped by the caller (ids are ordered).
+// holds that were replayed already are dropped by the caller, and later ones by offer() (ids are
+// ordered within a tenant, and across tenants but on a cluster, so the cursor is per tenant).
 Task<bool> Session::replay() {
-    pubsub::LogCursor cursor;
+    auto& cursor = replayed_;
     cursor.tenants = subscription_.filter.tenants.empty() ? hub_->settings.tenants : subscription_.filter.tenants;
     cursor.after.assign(cursor.tenants.size(), *subscription_.resume);
     while (!closing_) {
@@ -214,7 +224,6 @@ Task<bool> Session::replay() {
             auto event = make_live_event(logged, hub_->settings.prefix);
             if (subscription_.filter.matches(*event)) batch.push_back(std::move(event));
         }
-        subscription_.resume = chunk->back().id;
         if (batch.empty()) continue;
         std::vector<net::const_buffer> buffers;
         for (const auto& e : batch) buffers.push_back(net::buffer(frame_of(*e)));
