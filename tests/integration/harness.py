@@ -95,6 +95,13 @@ def wait_until(predicate, timeout=10.0, what="condition", interval=0.02):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def kill_connections(cli, command):
+    ids = [line.split()[0].split("=")[1] for line in cli("CLIENT", "LIST").splitlines() if f" cmd={command} " in line]
+    for client_id in ids:
+        cli("CLIENT", "KILL", "ID", client_id)
+    return len(ids)
+
+
 class Redis:
     """A private redis-server; `durable` keeps an fsync-always AOF so that it survives a kill."""
 
@@ -146,6 +153,10 @@ class Redis:
     def event_clock(self, tenant):
         """The key of the clock that numbers `tenant`'s events (one for all tenants)."""
         return "wappa:events:clock"
+
+    def kill_connections(self, command):
+        """Cuts off every connection whose last command was `command` (a blocked XREAD...)."""
+        return kill_connections(self.cli, command)
 
     @property
     def url(self):
@@ -290,6 +301,9 @@ class RedisCluster:
     def event_clock(self, tenant):
         """A script touches one slot only: on a cluster each tenant's events have their own clock."""
         return f"wappa:{{{tenant}}}:events:clock"
+
+    def kill_connections(self, command):
+        return sum(kill_connections(lambda *args: self.node_cli(p, *args), command) for p in self.live_nodes())
 
     @property
     def url(self):

@@ -195,6 +195,34 @@ class ServerSentEventsTest(LiveCase):
         merged = self.ws(f"/api/v1/ws?last_event_id={seen[-1]['id']}")
         self.assertEqual([merged.next()["n"] for _ in range(8)], [4, 104, 5, 105, 6, 106, 7, 8])
 
+    def test_a_tail_catching_up_late_repeats_nothing_a_replay_wrote(self):
+        # The hub's tail reads the logs on a connection of its own. Cut off, it catches up from
+        # its cursor half a second later, and hands a resuming session the events that session's
+        # replay has just written from the log.
+        publisher = self.ws()
+        stream = self.sse(headers=ACME)
+        self.wait_clients(2)
+
+        def publish(n):
+            publisher.send_json({"publish": {"channel": "wappa:notify:acme:1:custom", "data": {"n": n}}})
+            answer = publisher.next()
+            while "published" not in answer:
+                answer = publisher.next()
+
+        publish(1)
+        seen = stream.next()
+        stream.close()
+        self.assertGreaterEqual(self.redis.kill_connections("xread"), 1, "the hub's tail was not blocked in XREAD")
+        for n in (2, 3, 4):
+            publish(n)
+        again = self.sse(headers={**ACME, "Last-Event-ID": seen["id"]})
+        self.assertEqual([again.next()["data"]["n"] for _ in range(3)], [2, 3, 4])
+        wait_until(lambda: "reading the event log failed" in self.serve.output(), what="the tail to notice")
+        publish(5)
+        self.assertEqual(again.next()["data"]["n"], 5)
+        with self.assertRaises(OSError):   # the tail's late 2, 3, 4 are not written again
+            again.next(timeout=2)
+
     def test_replay_while_events_keep_coming(self):
         first = self.sse()
         self.wait_clients(1)
