@@ -2,7 +2,8 @@
 // Live events for browsers: one Hub per `serve` event loop reads the tenants' event logs on ONE
 // Redis connection (a blocking XREAD) and fans every event out in process to the SSE and
 // WebSocket sessions of that loop. A session replays the log from its Last-Event-ID first, then
-// continues live with no gap and no repeat (ids are ordered across tenants). Each session's queue
+// continues live with no gap and no repeat: what the replay wrote is remembered per tenant, and
+// the tail's events up to it are not written again. Each session's queue
 // is bounded: a client that falls behind is cut off with a reason, the others never wait for it.
 #include <atomic>
 #include <cstdint>
