@@ -22,6 +22,7 @@ try:
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.common.exceptions import StaleElementReferenceException
 except ImportError:   # scripts/deps installs it; without it the browser test cannot run
     webdriver = None
 
@@ -63,6 +64,24 @@ class DashboardTest(unittest.TestCase):
     def rows(self, table):
         return self.driver.find_elements(By.CSS_SELECTOR, f"#{table} tbody tr")
 
+    def row_values(self, table, attribute):
+        """One attribute of every row, read in the page in one go: the tables redraw as events
+        come in, so a row found a moment before may be gone when it is read."""
+        return self.driver.execute_script(
+            "return Array.from(document.querySelectorAll(arguments[0]), r => [r.getAttribute(arguments[1]), r.innerText])",
+            f"#{table} tbody tr", attribute)
+
+    def click_requeue(self, message_id):
+        """Clicks the row's requeue button; found again if the table redrew under the click."""
+        for _ in range(20):
+            try:
+                row = next(r for r in self.rows("failed") if r.get_attribute("data-message-id") == message_id)
+                row.find_element(By.CSS_SELECTOR, "button.requeue").click()
+                return
+            except StaleElementReferenceException:
+                continue
+        self.fail(f"the failed list kept redrawing: no requeue button clicked for {message_id}")
+
     def test_dashboard_live_tail_and_requeue(self):
         failed = [self.queue("acme", "16505550001"), self.queue("beta", "16505550002")]
         wait_until(lambda: all(self.status(i) == "failed" for i in failed), timeout=15, what="two failed messages")
@@ -76,20 +95,18 @@ class DashboardTest(unittest.TestCase):
         d.get(f"http://127.0.0.1:{self.serve.port}/ui?access_token=admin-secret")
         wait_until(lambda: len(self.rows("queues")) == 2, timeout=15, what="the queues table")
         self.assertNotIn("access_token", d.current_url, "the token is taken out of the address bar")
-        tenants = {r.get_attribute("data-tenant"): r for r in self.rows("queues")}
-        self.assertEqual(set(tenants), {"acme", "beta"})
-        wait_until(lambda: {r.get_attribute("data-message-id") for r in self.rows("failed")} >= set(failed), timeout=15,
+        self.assertEqual({tenant for tenant, _ in self.row_values("queues", "data-tenant")}, {"acme", "beta"})
+        wait_until(lambda: {m for m, _ in self.row_values("failed", "data-message-id")} >= set(failed), timeout=15,
                    what="the failed messages listed")
         wait_until(lambda: d.find_element(By.ID, "tail-state").text == "live", timeout=15, what="the live tail connected")
 
         arriving = self.queue("acme", "16505550003")   # shows up live
-        wait_until(lambda: any(r.get_attribute("data-event") == "outgoing_message" and arriving in r.text
-                               for r in self.rows("tail")), timeout=15, what="the queued message in the live tail")
+        wait_until(lambda: any(event == "outgoing_message" and arriving in text for event, text in self.row_values("tail", "data-event")),
+                   timeout=15, what="the queued message in the live tail")
 
         target = failed[0]
-        row = next(r for r in self.rows("failed") if r.get_attribute("data-message-id") == target)
-        row.find_element(By.CSS_SELECTOR, "button.requeue").click()
-        wait_until(lambda: target not in [r.get_attribute("data-message-id") for r in self.rows("failed")], timeout=10,
+        self.click_requeue(target)
+        wait_until(lambda: target not in [m for m, _ in self.row_values("failed", "data-message-id")], timeout=10,
                    what="the requeued message to leave the list")
         r = run("-c", self.serve.config, "inspect", target, "--json")
         self.assertIn("requeued", [h.get("event") for h in json.loads(r.stdout)["history"]])
