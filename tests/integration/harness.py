@@ -95,6 +95,10 @@ def wait_until(predicate, timeout=10.0, what="condition", interval=0.02):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def info_field(info, field):
+    return int(re.search(rf"^{field}:(\d+)", info, re.M).group(1))
+
+
 def kill_connections(cli, command):
     ids = [line.split()[0].split("=")[1] for line in cli("CLIENT", "LIST").splitlines() if f" cmd={command} " in line]
     for client_id in ids:
@@ -139,7 +143,7 @@ class Redis:
 
     def info_total(self, section, field):
         """An INFO figure (a cluster: the sum over its masters)."""
-        return int(re.search(rf"^{field}:(\d+)", self.cli("INFO", section), re.M).group(1))
+        return info_field(self.cli("INFO", section), field)
 
     def fill_up(self):
         """From now on a write that needs more memory is refused with OOM (a cluster: every master's
@@ -242,7 +246,8 @@ class RedisCluster:
         if name == "DBSIZE":
             return str(sum(int(self.node_cli(p, *args)) for p in self.masters()))
         if name in ("FLUSHALL", "CONFIG", "ACL"):
-            return [self.node_cli(p, *args) for p in self.live_nodes()][-1]
+            answers = [self.node_cli(p, *args) for p in self.live_nodes()]
+            return answers[-1]
         return self.cli_as(None, None, *args)
 
     def cli_as(self, user, password, *args):
@@ -251,13 +256,13 @@ class RedisCluster:
         return r.stdout.strip()
 
     def info_total(self, section, field):
-        return sum(int(re.search(rf"^{field}:(\d+)", self.node_cli(p, "INFO", section), re.M).group(1)) for p in self.masters())
+        return sum(info_field(self.node_cli(p, "INFO", section), field) for p in self.masters())
 
     def fill_up(self):
         for p in self.masters():
-            used = re.search(r"^used_memory:(\d+)", self.node_cli(p, "INFO", "memory"), re.M).group(1)
+            used = info_field(self.node_cli(p, "INFO", "memory"), "used_memory")
             self.node_cli(p, "CONFIG", "SET", "maxmemory-policy", "noeviction")
-            self.node_cli(p, "CONFIG", "SET", "maxmemory", used)
+            self.node_cli(p, "CONFIG", "SET", "maxmemory", str(used))
 
     def master_of(self, key):
         """The port of the master that holds `key`."""
