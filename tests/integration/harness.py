@@ -246,8 +246,7 @@ class RedisCluster:
         if name == "DBSIZE":
             return str(sum(int(self.node_cli(p, *args)) for p in self.masters()))
         if name in ("FLUSHALL", "CONFIG", "ACL"):
-            answers = [self.node_cli(p, *args) for p in self.live_nodes()]
-            return answers[-1]
+            return [self.node_cli(p, *args) for p in self.live_nodes()][-1]
         return self.cli_as(None, None, *args)
 
     def cli_as(self, user, password, *args):

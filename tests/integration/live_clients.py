@@ -127,3 +127,11 @@ class WebSocket(_Raw):
                 return json.loads(payload)
             if opcode == 8:
                 raise EOFError(f"closed: {struct.unpack('!H', payload[:2])[0] if len(payload) >= 2 else ''} {payload[2:].decode()}")
+
+    def answer(self, key, timeout=10):
+        """The next frame that holds `key` ("published", "error"): the events the socket also
+        receives may come before it."""
+        frame = self.next(timeout)
+        while key not in frame:
+            frame = self.next(timeout)
+        return frame

@@ -102,8 +102,7 @@ class EventLogTest(LiveCase):
         for n in range(400):
             ws.send_json({"publish": {"channel": "wappa:notify:acme:1:custom", "data": {"n": n}}})
         for _ in range(400):
-            while "published" not in ws.next():
-                pass
+            ws.answer("published")
         self.assertLess(int(self.redis.cli("XLEN", "wappa:{acme}:events")), 300)
 
     def test_queued_message_is_logged_and_live(self):
@@ -205,9 +204,7 @@ class ServerSentEventsTest(LiveCase):
 
         def publish(n):
             publisher.send_json({"publish": {"channel": "wappa:notify:acme:1:custom", "data": {"n": n}}})
-            answer = publisher.next()
-            while "published" not in answer:
-                answer = publisher.next()
+            publisher.answer("published")
 
         publish(1)
         seen = stream.next()
@@ -276,16 +273,12 @@ class WebSocketTest(LiveCase):
         beta = self.ws(headers={"Authorization": "Bearer api-beta"})
         self.wait_clients(3)
         acme.send_json({"publish": {"channel": "wappa:notify:acme:5511:chat", "data": {"text": "hi"}}})
-        answer = acme.next()
-        while "published" not in answer:
-            answer = acme.next()
+        answer = acme.answer("published")
         self.assertEqual(answer["published"]["channel"], "wappa:notify:acme:5511:chat")
         e = watcher.next()
         self.assertEqual((e["event"], e["data"]), ("chat", {"text": "hi"}))
         acme.send_json({"publish": {"channel": "wappa:notify:beta:5511:chat", "data": {"text": "intrude"}}})
-        refused = acme.next()
-        while "error" not in refused:
-            refused = acme.next()
+        refused = acme.answer("error")
         self.assertIn("beta", refused["error"])
         acme.send("not json")
         answer = acme.next()
